@@ -1,0 +1,91 @@
+"""Indices into mediapipe's 478-point face mesh, and mouth measurements on it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+N_LANDMARKS = 478
+
+# Eye outer corners: their distance is the interocular distance (IOD), the face's unit of length.
+RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
+# Inner-lip midpoints (upper, lower) and mouth corners (right, left).
+UPPER_LIP_INNER, LOWER_LIP_INNER = 13, 14
+MOUTH_RIGHT, MOUTH_LEFT = 61, 291
+
+# Lip contours, each ordered from the right mouth corner (61) to the left one (291).
+UPPER_OUTER = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291]
+LOWER_OUTER = [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291]
+UPPER_INNER = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308]
+LOWER_INNER = [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308]
+# Face oval from the right temple down the jaw and chin to the left temple.
+JAW = [
+    127,
+    234,
+    93,
+    132,
+    58,
+    172,
+    136,
+    150,
+    149,
+    176,
+    148,
+    152,
+    377,
+    400,
+    378,
+    379,
+    365,
+    397,
+    288,
+    361,
+    323,
+    454,
+    356,
+]
+CHIN = [148, 152, 377, 176, 400, 149, 378]
+# Points that do not move when the mouth moves: nose, eyes, brows, upper cheeks.
+STABLE = [1, 4, 5, 6, 168, 197, 195, 33, 133, 263, 362, 70, 300, 105, 334, 116, 345, 123, 352]
+# Lower face between the lips and the jaw line, which follows the jaw as it opens.
+LOWER_FACE = [
+    18,
+    200,
+    199,
+    175,
+    83,
+    313,
+    201,
+    421,
+    208,
+    428,
+    32,
+    262,
+    194,
+    418,
+    204,
+    424,
+    211,
+    431,
+    106,
+    335,
+    182,
+    406,
+]
+# Nose base and upper cheeks: the fixed upper border of the warped region.
+NOSE_BASE = [2, 97, 326, 98, 327, 164, 167, 393, 165, 391, 92, 322, 186, 410, 216, 436, 206, 426, 205, 425]
+
+
+def interocular(lm: np.ndarray) -> np.ndarray:
+    """Interocular distance (outer eye corners) in pixels; ``lm`` is ``(..., 478, 2)``."""
+    return np.linalg.norm(lm[..., RIGHT_EYE_OUTER, :] - lm[..., LEFT_EYE_OUTER, :], axis=-1)
+
+
+def mouth_aperture(lm: np.ndarray) -> np.ndarray:
+    """Inner-lip aperture |p13 - p14| over the interocular distance (dimensionless)."""
+    gap = np.linalg.norm(lm[..., UPPER_LIP_INNER, :] - lm[..., LOWER_LIP_INNER, :], axis=-1)
+    return gap / interocular(lm)
+
+
+def mouth_width(lm: np.ndarray) -> np.ndarray:
+    """Mouth-corner distance |p61 - p291| over the interocular distance (dimensionless)."""
+    return np.linalg.norm(lm[..., MOUTH_RIGHT, :] - lm[..., MOUTH_LEFT, :], axis=-1) / interocular(lm)

@@ -1,0 +1,136 @@
+"""Face tracking: mediapipe full-range detection for the box, the 478-point mesh on a crop around it.
+
+The legacy FaceMesh finds only close-up faces, so small faces (wide or vertical shots) would be
+missed on the full frame. We therefore run ``FaceDetection(model_selection=1)`` (full range) to
+find the face, crop a square around it, scale the crop to :data:`MESH_CROP` pixels and run
+``FaceMesh(refine_landmarks=True)`` on that. The crop follows the landmarks from frame to frame
+and is re-placed only when the face moves, so the mesh's own tracking stays valid; detection
+runs again when the mesh loses the face and every :data:`REDETECT_EVERY` frames.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from talkface.face.landmarks import N_LANDMARKS
+from talkface.face.quiet import native_stderr_silenced
+
+os.environ.setdefault("GLOG_minloglevel", "2")  # silence mediapipe's C++ info logging
+
+MESH_CROP = 256  # pixels: side of the square crop the face mesh runs on
+CROP_SCALE = 1.9  # crop side / face box side
+REDETECT_EVERY = 50  # frames between periodic full-frame detections
+MIN_DETECTION_CONFIDENCE = 0.5
+
+
+@dataclass
+class FrameFace:
+    """What the tracker found in one frame.
+
+    Attributes:
+        landmarks: ``(478, 2)`` float32 pixel coordinates (x, y), or ``None`` when the mesh failed.
+        present: whether a face is in the frame (the detector saw one even if the mesh failed).
+    """
+
+    landmarks: np.ndarray | None
+    present: bool
+
+
+@dataclass
+class FaceTracker:
+    """Track the largest face through a sequence of RGB frames.
+
+    Args:
+        box: optional fixed face box ``(top, bottom, left, right)`` in pixels (Wav2Lip's ``--box``):
+            detection is skipped and the mesh runs on a crop around it.
+        static: treat every frame independently (photos).
+
+    Call it with one ``(H, W, 3)`` uint8 RGB frame at a time; it returns a :class:`FrameFace`.
+    mediapipe logs to file descriptor 2 from its own threads: run it inside
+    :func:`talkface.face.quiet.native_stderr_silenced` to keep a terminal clean.
+    """
+
+    box: tuple[int, int, int, int] | None = None
+    static: bool = False
+    _crop: tuple[float, float, float] | None = field(default=None, init=False)  # cx, cy, side
+    _since_detect: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        with native_stderr_silenced():
+            import mediapipe as mp
+
+        self._detector = mp.solutions.face_detection.FaceDetection(
+            model_selection=1, min_detection_confidence=MIN_DETECTION_CONFIDENCE
+        )
+        self._mesh = mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=self.static, refine_landmarks=True, max_num_faces=1
+        )
+
+    def close(self) -> None:
+        """Release the mediapipe graphs."""
+        self._detector.close()
+        self._mesh.close()
+
+    def __call__(self, rgb: np.ndarray) -> FrameFace:
+        self._since_detect += 1
+        if self._crop is not None and self._since_detect < REDETECT_EVERY:
+            lm = self._mesh_on_crop(rgb, self._crop)
+            if lm is not None:
+                self._follow(lm)
+                return FrameFace(lm, True)
+        crop = self._detect(rgb)
+        self._since_detect = 0
+        if crop is None:
+            self._crop = None
+            return FrameFace(None, False)
+        self._crop = crop
+        lm = self._mesh_on_crop(rgb, crop)
+        if lm is not None:
+            self._follow(lm)
+        return FrameFace(lm, True)
+
+    def _detect(self, rgb: np.ndarray) -> tuple[float, float, float] | None:
+        """Crop (cx, cy, side) around the largest detected face, or None."""
+        h, w = rgb.shape[:2]
+        if self.box is not None:
+            top, bottom, left, right = self.box
+            return (left + right) / 2, (top + bottom) / 2, CROP_SCALE * max(bottom - top, right - left) / 1.3
+        result = self._detector.process(rgb)
+        if not result.detections:
+            return None
+        boxes = [d.location_data.relative_bounding_box for d in result.detections]
+        b = max(boxes, key=lambda b: b.width * b.height)
+        cx, cy = (b.xmin + b.width / 2) * w, (b.ymin + b.height / 2) * h
+        side = CROP_SCALE * max(b.width * w, b.height * h)
+        return cx, cy, side
+
+    def _mesh_on_crop(self, rgb: np.ndarray, crop: tuple[float, float, float]) -> np.ndarray | None:
+        cx, cy, side = crop
+        scale = MESH_CROP / side
+        # Affine map from image to crop: x' = scale * (x - x0)
+        x0, y0 = cx - side / 2, cy - side / 2
+        m = np.array([[scale, 0, -scale * x0], [0, scale, -scale * y0]], np.float32)
+        patch = cv2.warpAffine(
+            rgb, m, (MESH_CROP, MESH_CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        result = self._mesh.process(patch)
+        if not result.multi_face_landmarks:
+            return None
+        pts = result.multi_face_landmarks[0].landmark
+        lm = np.array([(p.x, p.y) for p in pts], np.float32)[:N_LANDMARKS] * MESH_CROP
+        return lm / scale + np.array([x0, y0], np.float32)
+
+    def _follow(self, lm: np.ndarray) -> None:
+        """Re-place the crop only when the face has moved or changed size noticeably."""
+        lo, hi = lm.min(0), lm.max(0)
+        cx, cy = (lo + hi) / 2
+        side = CROP_SCALE * float(max(hi - lo)) * 1.1
+        if self._crop is not None:
+            ocx, ocy, oside = self._crop
+            if abs(cx - ocx) < 0.06 * oside and abs(cy - ocy) < 0.06 * oside and abs(side / oside - 1) < 0.1:
+                return
+        self._crop = (float(cx), float(cy), side)

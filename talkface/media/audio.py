@@ -1,0 +1,105 @@
+"""Speech audio in: decode any PyAV-readable file (or a video's audio track) to 16 kHz mono float32.
+
+Like ``whisper/audio.py`` this module opens with the constants the rest of the package imports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from talkface.errors import TalkfaceError
+
+SAMPLE_RATE = 16000  # Hz, analysis rate of every speech model (Wav2Lip, SyncNet, silero-vad)
+
+
+@dataclass
+class Speech:
+    """Speech to drive a face.
+
+    Attributes:
+        samples: ``(n,)`` float32 mono waveform at :data:`SAMPLE_RATE`, in [-1, 1], for analysis.
+        source: path of the file the speech came from; its audio track is muxed into the output
+            at its own sample rate (never downgraded to 16 kHz). ``None`` when ``pcm`` is set.
+        pcm: ``(n,)`` float32 mono waveform at ``pcm_rate`` Hz to mux instead of ``source``
+            (synthesised speech).
+        pcm_rate: sample rate of ``pcm`` in Hz.
+        phonemes: optional exact phoneme timing ``[(start_s, end_s, phoneme), ...]`` (text input).
+    """
+
+    samples: np.ndarray
+    source: Path | None = None
+    pcm: np.ndarray | None = None
+    pcm_rate: int = SAMPLE_RATE
+    phonemes: list[tuple[float, float, str]] | None = None
+
+    @property
+    def duration(self) -> float:
+        """Length of the speech in seconds."""
+        return len(self.samples) / SAMPLE_RATE
+
+
+def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Decode the first audio stream of ``path`` to mono float32 at ``sample_rate`` Hz.
+
+    Any container/codec PyAV (FFmpeg) reads works: wav, mp3, flac, m4a, ogg, or the audio track
+    of a video. Channels are averaged; resampling uses FFmpeg's swresample.
+
+    Args:
+        path: audio or video file.
+        sample_rate: output rate in Hz.
+
+    Returns:
+        ``(n,)`` float32 array in [-1, 1].
+
+    Raises:
+        TalkfaceError: the file is missing, cannot be decoded, has no audio stream, or is empty.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise TalkfaceError("file not found", path)
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise TalkfaceError(f"cannot read media ({_short(exc)})", path) from None
+    with container:
+        if not container.streams.audio:
+            raise TalkfaceError("no audio stream", path)
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        chunks: list[np.ndarray] = []
+        try:
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
+        except av.error.FFmpegError as exc:
+            raise TalkfaceError(f"cannot decode audio ({_short(exc)})", path) from None
+    samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    if len(samples) < sample_rate // 25:
+        raise TalkfaceError("audio is empty", path)
+    return samples
+
+
+def _short(exc: BaseException) -> str:
+    """One-line description of a decoding exception."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def resample(samples: np.ndarray, rate_from: int, rate_to: int = SAMPLE_RATE) -> np.ndarray:
+    """Polyphase resampling of a mono float waveform from ``rate_from`` to ``rate_to`` Hz.
+
+    Returns:
+        ``(round(n * rate_to / rate_from),)`` float32 array.
+    """
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(int(rate_from), int(rate_to))
+    return resample_poly(samples, rate_to // g, rate_from // g).astype(np.float32)

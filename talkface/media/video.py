@@ -1,0 +1,234 @@
+"""Face media in (video or photo) and the talking video out (H.264 + AAC MP4, written atomically)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from talkface.errors import TalkfaceError
+from talkface.media.audio import _short
+
+DEFAULT_FPS = 25.0  # frames/s for a photo, and for videos whose rate cannot be read
+VIDEO_CRF = 18  # libx264 constant rate factor: visually lossless for the untouched pixels
+VIDEO_PRESET = "veryfast"
+AUDIO_BITRATE = 192_000  # bit/s, AAC
+
+_IMAGE_FORMATS = ("image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif")
+
+
+class FaceMedia:
+    """A face video or photo, decoded frame by frame (nothing holds the whole video).
+
+    Attributes:
+        path: the file.
+        is_photo: ``True`` for a single still image (png, jpg, webp, ...).
+        fps: frame rate in frames/s (for a photo: ``DEFAULT_FPS`` unless given).
+        width, height: frame size in pixels after ``resize_factor``.
+        n_frames_hint: frame count from the container header (0 when unknown; may be wrong).
+
+    Raises:
+        TalkfaceError: missing file, unreadable media, no video stream, or no decodable frame.
+    """
+
+    def __init__(self, path: str | Path, fps: float | None = None, resize_factor: int = 1) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise TalkfaceError("file not found", self.path)
+        if resize_factor < 1:
+            raise TalkfaceError(f"resize factor must be >= 1, got {resize_factor}")
+        self.resize_factor = int(resize_factor)
+        try:
+            with av.open(str(self.path)) as container:
+                if not container.streams.video:
+                    raise TalkfaceError("no video stream or image", self.path)
+                stream = container.streams.video[0]
+                fmt = container.format.name
+                self.is_photo = any(name in fmt.split(",") for name in _IMAGE_FORMATS) or (stream.frames == 1)
+                rate = stream.average_rate or stream.guessed_rate
+                self.n_frames_hint = int(stream.frames or 0)
+                if not self.n_frames_hint and stream.duration and stream.time_base and rate:
+                    self.n_frames_hint = int(float(stream.duration * stream.time_base * rate))
+        except av.error.FFmpegError as exc:
+            raise TalkfaceError(f"cannot read media ({_short(exc)})", self.path) from None
+        if self.is_photo:
+            self.fps = float(fps or DEFAULT_FPS)
+        else:
+            self.fps = float(rate) if rate and 1 <= float(rate) <= 240 else DEFAULT_FPS
+        first = next(self.frames(), None)
+        if first is None:
+            raise TalkfaceError("no decodable frame", self.path)
+        self.height, self.width = first.shape[:2]
+        if self.is_photo:
+            self.n_frames_hint = 1
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """Yield frames in display order as ``(height, width, 3)`` uint8 RGB arrays.
+
+        Raises:
+            TalkfaceError: the stream is corrupt beyond the first frames.
+        """
+        try:
+            with av.open(str(self.path)) as container:
+                stream = container.streams.video[0]
+                stream.thread_type = "AUTO"
+                for frame in container.decode(stream):
+                    if self.resize_factor > 1:
+                        frame = frame.reformat(
+                            width=_even(frame.width // self.resize_factor),
+                            height=_even(frame.height // self.resize_factor),
+                        )
+                    rgb = frame.to_ndarray(format="rgb24")
+                    yield rgb
+                    if self.is_photo:
+                        return
+        except av.error.FFmpegError as exc:
+            raise TalkfaceError(f"cannot decode video ({_short(exc)})", self.path) from None
+
+
+def _even(n: int) -> int:
+    return max(2, n - n % 2)
+
+
+class VideoWriter:
+    """Encode RGB frames to H.264 (yuv420p) and the speech to AAC, into ``out`` atomically.
+
+    Frames go to a temporary file beside ``out``; :meth:`close` muxes the audio and renames the
+    file to ``out``. On an exception inside a ``with`` block the temporary file is removed and
+    ``out`` is never created or replaced.
+
+    Args:
+        out: output ``.mp4`` path.
+        width, height: frame size in pixels (odd sizes are cropped by one pixel, as H.264
+            4:2:0 needs even sizes).
+        fps: frame rate in frames/s.
+        audio_rate: sample rate in Hz of the speech that :meth:`close` will mux.
+        audio_channels: 1 or 2.
+
+    Raises:
+        TalkfaceError: the output directory does not exist or is not writable.
+    """
+
+    def __init__(
+        self, out: str | Path, width: int, height: int, fps: float, audio_rate: int, audio_channels: int = 1
+    ) -> None:
+        self.out = Path(out)
+        folder = self.out.parent if str(self.out.parent) else Path(".")
+        if not folder.is_dir():
+            raise TalkfaceError("output folder does not exist", self.out)
+        try:
+            fd, tmp = tempfile.mkstemp(suffix=".mp4", prefix=".talkface-", dir=folder)
+        except OSError as exc:
+            raise TalkfaceError(f"cannot write output ({exc.strerror})", self.out) from None
+        os.close(fd)
+        self.tmp = Path(tmp)
+        self.width, self.height = width - width % 2, height - height % 2
+        self.rate = Fraction(fps).limit_denominator(1001)
+        self.container = av.open(str(self.tmp), mode="w", format="mp4", options={"movflags": "+faststart"})
+        self.video = self.container.add_stream("libx264", rate=self.rate)
+        self.video.width, self.video.height = self.width, self.height
+        self.video.pix_fmt = "yuv420p"
+        self.video.options = {"crf": str(VIDEO_CRF), "preset": VIDEO_PRESET}
+        self.audio = self.container.add_stream("aac", rate=audio_rate)
+        self.audio.layout = "stereo" if audio_channels >= 2 else "mono"
+        self.audio.bit_rate = AUDIO_BITRATE
+        self.n_frames = 0
+
+    def write(self, rgb: np.ndarray) -> None:
+        """Encode one ``(height, width, 3)`` uint8 RGB frame."""
+        rgb = rgb[: self.height, : self.width]
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame.pts = self.n_frames
+        frame.time_base = 1 / self.rate
+        for packet in self.video.encode(frame):
+            self.container.mux(packet)
+        self.n_frames += 1
+
+    def close(
+        self, audio_source: Path | None, pcm: np.ndarray | None, pcm_rate: int, duration: float
+    ) -> Path:
+        """Flush video, mux ``duration`` seconds of speech as AAC, and rename to ``out``.
+
+        Args:
+            audio_source: file whose first audio stream is re-encoded at its own sample rate.
+            pcm: ``(n,)`` float32 mono speech used when ``audio_source`` is ``None``.
+            pcm_rate: sample rate of ``pcm`` in Hz.
+            duration: seconds of audio to keep.
+
+        Returns:
+            The final output path.
+        """
+        for packet in self.video.encode(None):
+            self.container.mux(packet)
+        if audio_source is not None:
+            _mux_audio_file(self.container, self.audio, audio_source, duration)
+        elif pcm is not None:
+            _mux_pcm(self.container, self.audio, pcm)
+        self.container.close()
+        os.replace(self.tmp, self.out)
+        return self.out
+
+    def abort(self) -> None:
+        """Drop the partial output (the final path is left untouched)."""
+        try:
+            self.container.close()
+        except Exception:  # noqa: BLE001 - the file is deleted anyway
+            pass
+        self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+
+
+def audio_format(path: Path) -> tuple[int, int]:
+    """Sample rate in Hz and channel count (at most 2) of the first audio stream of ``path``."""
+    with av.open(str(path)) as inp:
+        src = inp.streams.audio[0]
+        return int(src.sample_rate or 48000), min(2, int(src.channels or 1))
+
+
+def _mux_audio_file(container, stream, source: Path, duration: float) -> None:
+    rate = stream.sample_rate
+    with av.open(str(source)) as inp:
+        src = inp.streams.audio[0]
+        resampler = av.AudioResampler(format="fltp", layout=stream.layout.name, rate=rate, frame_size=1024)
+        limit = int(round(duration * rate))
+        written = 0
+        frames = (out for frame in inp.decode(src) for out in resampler.resample(frame))
+        for out in _chain(frames, resampler.resample(None)):
+            if written >= limit:
+                break
+            out.pts = written
+            written += out.samples
+            for packet in stream.encode(out):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
+def _mux_pcm(container, stream, pcm: np.ndarray) -> None:
+    rate = stream.sample_rate
+    step = 1024
+    for start in range(0, len(pcm), step):
+        chunk = np.ascontiguousarray(pcm[start : start + step], dtype=np.float32)[None, :]
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+        frame.sample_rate = rate
+        frame.pts = start
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode(None):
+        container.mux(packet)
+
+
+def _chain(*iterables):
+    for it in iterables:
+        yield from it

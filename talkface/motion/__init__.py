@@ -1,0 +1,1 @@
+"""Stage A: speech audio -> per-frame target mouth shape."""

@@ -1,0 +1,107 @@
+"""Training-free audio -> mouth motion from formant-band acoustics.
+
+Jaw opening is the main articulatory correlate of the first formant: open vowels (/a/) have a
+high F1 (~700-800 Hz), close vowels (/i/, /u/) and bilabial closures a low one (Stevens 1998,
+*Acoustic Phonetics*, ch. 6). Lip spreading raises F2 and rounding lowers it. So per video frame:
+
+- opening drive  = z(log energy 250-900 Hz) + 2 z(spectral centroid 250-1000 Hz)
+- width drive    = z(spectral centroid 800-3000 Hz)
+
+z-scored over the voiced (VAD) frames of the utterance, read one frame ahead (the mouth moves
+before the sound), forced closed in VAD silence and smoothed. On the 50 real clips of
+``shared/data/video`` the opening drive correlates with the real inner-lip aperture at mean
+r = 0.30 (loudness alone: 0.14); the weights were picked on those clips, so treat it as a tuned
+baseline, not a held-out figure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
+from talkface.media.audio import SAMPLE_RATE
+from talkface.speech.mel import MEL_FRAMES_PER_SECOND, N_FFT, stft_magnitude
+from talkface.speech.vad import speech_mask
+
+F1_BAND = (250.0, 1000.0)  # Hz, first-formant region for the centroid
+F1_ENERGY_BAND = (250.0, 900.0)  # Hz
+F2_BAND = (800.0, 3000.0)  # Hz
+F1_WEIGHT = 2.0
+LEAD_FRAMES = 1  # video frames the mouth leads the sound
+SILENCE_Z = -3.0  # opening drive in silence (well below any speech value: closed)
+SMOOTH_SIGMA = 1.5  # video frames
+
+
+@dataclass
+class MouthMotion:
+    """Per-frame mouth drive, in standard units of the utterance.
+
+    Attributes:
+        opening: ``(n,)`` float32 z-score of jaw/mouth opening (silence ~ -3).
+        width: ``(n,)`` float32 z-score of mouth width (spread > 0 > rounded).
+        speech: ``(n,)`` bool voice activity per frame.
+    """
+
+    opening: np.ndarray
+    width: np.ndarray
+    speech: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.opening)
+
+
+def _frame_mean(x: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
+    """Average an 80 frames/s series over each video frame's span."""
+    edges = np.round(np.arange(n_frames + 1) / fps * MEL_FRAMES_PER_SECOND).astype(int)
+    edges = np.clip(edges, 0, len(x))
+    csum = np.concatenate([[0.0], np.cumsum(x)])
+    counts = np.maximum(edges[1:] - edges[:-1], 1)
+    out = (csum[np.maximum(edges[1:], edges[:-1] + 1).clip(max=len(x))] - csum[edges[:-1]]) / counts
+    return out.astype(np.float32)
+
+
+def _zscore(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    ref = x[mask] if mask.sum() >= 3 else x
+    return (x - ref.mean()) / (ref.std() + 1e-6)
+
+
+def heuristic_motion(samples: np.ndarray, n_frames: int, fps: float) -> MouthMotion:
+    """Mouth drive for ``n_frames`` video frames at ``fps`` from 16 kHz speech.
+
+    Args:
+        samples: ``(n,)`` float32 waveform at 16 kHz.
+        n_frames: number of output video frames.
+        fps: output frame rate in frames/s.
+
+    Returns:
+        :class:`MouthMotion` with ``n_frames`` entries.
+    """
+    power = stft_magnitude(samples) ** 2
+    freqs = np.linspace(0, SAMPLE_RATE / 2, N_FFT // 2 + 1)
+
+    def band(lo_hi: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+        sel = (freqs >= lo_hi[0]) & (freqs < lo_hi[1])
+        return power[sel], freqs[sel]
+
+    e1, _ = band(F1_ENERGY_BAND)
+    b1, f1 = band(F1_BAND)
+    b2, f2 = band(F2_BAND)
+    energy = _frame_mean(np.log(e1.sum(0) + 1e-6), n_frames, fps)
+    f1_centroid = _frame_mean((b1 * f1[:, None]).sum(0) / (b1.sum(0) + 1e-9), n_frames, fps)
+    f2_centroid = _frame_mean((b2 * f2[:, None]).sum(0) / (b2.sum(0) + 1e-9), n_frames, fps)
+    speech = speech_mask(samples, n_frames, fps)
+
+    opening = _zscore(energy, speech) + F1_WEIGHT * _zscore(f1_centroid, speech)
+    opening = _zscore(opening, speech)
+    width = _zscore(f2_centroid, speech)
+    opening = np.where(speech, opening, SILENCE_Z)
+    width = np.where(speech, width, 0.0)
+    opening = np.concatenate([opening[LEAD_FRAMES:], np.full(LEAD_FRAMES, SILENCE_Z)])[:n_frames]
+    width = np.concatenate([width[LEAD_FRAMES:], np.zeros(LEAD_FRAMES)])[:n_frames]
+    return MouthMotion(
+        opening=gaussian_filter1d(opening, SMOOTH_SIGMA).astype(np.float32),
+        width=gaussian_filter1d(width, SMOOTH_SIGMA).astype(np.float32),
+        speech=speech,
+    )

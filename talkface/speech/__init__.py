@@ -1,0 +1,1 @@
+"""Speech analysis: mel features, voice activity, text-to-speech (espeak-ng) and visemes."""
