@@ -80,6 +80,7 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         except av.error.FFmpegError as exc:
             raise TalkfaceError(f"cannot decode audio ({_short(exc)})", path) from None
     samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    np.clip(samples, -1.0, 1.0, out=samples)  # FFmpeg's stereo -> mono matrix can exceed full scale
     if len(samples) < sample_rate // 25:
         raise TalkfaceError("audio is empty", path)
     return samples

@@ -1,0 +1,185 @@
+"""The ``talkface`` command: ``sync`` and ``demo``.
+
+Bad input ends with one line on stderr (``talkface: <file>: <problem>``) and exit status 1, never a
+traceback; an interrupted run exits 130. Neither leaves a partial output file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from talkface.errors import TalkfaceError
+from talkface.media.video import DEFAULT_FPS
+from talkface.pipeline import ENGINES, MOTIONS, sync
+
+DEMO_TEXT = (
+    "Hello! I am an astronaut, and this photograph was taken by NASA. "
+    "Today I am speaking to you through talkface, which runs on an ordinary computer, without a GPU. "
+    "Look closely at my lips: they move with every word, and they close when I pause."
+)
+
+
+def _add_render_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="warp",
+        help="renderer: warp = training-free mesh warp of the real lips and jaw (default)",
+    )
+    p.add_argument(
+        "--motion",
+        choices=MOTIONS,
+        default="heuristic",
+        help="audio -> mouth model: heuristic = formant-band acoustics (default)",
+    )
+    p.add_argument(
+        "--fps",
+        type=float,
+        default=None,
+        help=f"frame rate for a photo input (default {DEFAULT_FPS:g}); videos keep their own",
+    )
+    p.add_argument(
+        "--pads",
+        type=int,
+        nargs=4,
+        default=[0, 0, 0, 0],
+        metavar=("TOP", "BOTTOM", "LEFT", "RIGHT"),
+        help="pixels added around the warped lower face (as Wav2Lip's --pads; e.g. 0 20 0 0 "
+        "gives the chin more room)",
+    )
+    p.add_argument(
+        "--box",
+        type=int,
+        nargs=4,
+        default=None,
+        metavar=("TOP", "BOTTOM", "LEFT", "RIGHT"),
+        help="fixed face box in pixels; skips face detection (as Wav2Lip's --box)",
+    )
+    p.add_argument("--nosmooth", action="store_true", help="do not smooth face landmarks over time")
+    p.add_argument(
+        "--resize-factor",
+        type=int,
+        default=1,
+        help="divide the input resolution by this integer first (faster, smaller output)",
+    )
+    p.add_argument(
+        "--loop",
+        action="store_true",
+        help="cycle a video shorter than the speech (default: ping-pong it back and forth)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary line")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (built on demand, never at import time)."""
+    parser = argparse.ArgumentParser(
+        prog="talkface", description="Make a face in a video or photo speak, lip-synced, on CPU."
+    )
+    from talkface import __version__
+
+    parser.add_argument("--version", action="version", version=f"talkface {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser(
+        "sync",
+        help="lip-sync a face video or photo to speech",
+        description="Lip-sync a face video or photo to an audio file or to text spoken by "
+        "espeak-ng. Writes H.264 + AAC MP4 at the input resolution and frame rate, "
+        "as long as the speech.",
+    )
+    p.add_argument("--face", required=True, type=Path, help="face video (any format FFmpeg reads) or photo")
+    speech = p.add_mutually_exclusive_group(required=True)
+    speech.add_argument(
+        "--audio", type=Path, help="speech: wav, mp3, flac, m4a, ogg... or a video whose audio track is used"
+    )
+    speech.add_argument("--text", help="speech: text spoken by espeak-ng")
+    p.add_argument("--lang", default="en", help="language of --text: en, zh, de, fr, ... (default en)")
+    p.add_argument(
+        "-o",
+        "--output",
+        "--outfile",
+        dest="output",
+        type=Path,
+        required=True,
+        help="output .mp4 (written to a temporary name, renamed when complete)",
+    )
+    _add_render_options(p)
+
+    d = sub.add_parser(
+        "demo",
+        help="render the bundled demo: the NASA astronaut portrait speaking a paragraph",
+        description="The portrait from scikit-image's data.astronaut() (NASA, public domain) "
+        "speaks a short English paragraph through espeak-ng.",
+    )
+    d.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("results/demo.mp4"),
+        help="output .mp4 (default results/demo.mp4)",
+    )
+    d.add_argument("--text", default=DEMO_TEXT, help="what the astronaut says")
+    _add_render_options(d)
+    return parser
+
+
+def _render_kwargs(args: argparse.Namespace) -> dict:
+    return dict(
+        engine=args.engine,
+        motion=args.motion,
+        fps=args.fps,
+        pads=tuple(args.pads),
+        box=tuple(args.box) if args.box else None,
+        nosmooth=args.nosmooth,
+        resize_factor=args.resize_factor,
+        loop=args.loop,
+        quiet=args.quiet,
+    )
+
+
+def demo_face(folder: Path) -> Path:
+    """Write scikit-image's astronaut portrait (512x512 RGB) as a PNG in ``folder``; return its path."""
+    import cv2
+    from skimage import data
+
+    path = folder / "astronaut.png"
+    cv2.imwrite(str(path), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``talkface`` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "sync":
+            result = sync(
+                args.face,
+                args.output,
+                audio=args.audio,
+                text=args.text,
+                lang=args.lang,
+                **_render_kwargs(args),
+            )
+        else:
+            import tempfile
+
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(prefix="talkface-demo-") as tmp:
+                result = sync(
+                    demo_face(Path(tmp)), args.output, text=args.text, lang="en", **_render_kwargs(args)
+                )
+    except TalkfaceError as exc:
+        print(f"talkface: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("talkface: interrupted", file=sys.stderr)
+        return 130
+    if not args.quiet:
+        print(result.summary())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Stage B: motion -> pixels renderers."""

@@ -1,0 +1,132 @@
+"""The `talkface` command: each bad input gives one line on stderr, exit 1, no partial output."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import data_file, probe, write_video
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "talkface.cli", *args], capture_output=True, text=True, timeout=600
+    )
+
+
+def assert_clean_failure(proc: subprocess.CompletedProcess, out: Path, expected: str) -> None:
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert expected in lines[0]
+    assert not out.exists()
+    assert not list(out.parent.glob(".talkface-*")), "temporary output left behind"
+
+
+@pytest.fixture
+def face() -> Path:
+    return data_file("image/chalamet_dreamtalk_f30.png")
+
+
+@pytest.fixture
+def speech() -> Path:
+    return data_file("audio/es_dreamtalk_spanish1.wav")
+
+
+def test_help_documents_wav2lip_flags() -> None:
+    proc = run("sync", "--help")
+    for flag in ("--pads", "--nosmooth", "--box", "--fps", "--resize-factor", "--loop", "--quiet", "--lang"):
+        assert flag in proc.stdout
+
+
+def test_success_prints_summary(tmp_path, face, speech) -> None:
+    out = tmp_path / "ok.mp4"
+    proc = run("sync", "--face", str(face), "--audio", str(speech), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "real-time factor" in proc.stdout and "113 frames" in proc.stdout
+    assert probe(out)["frames"] == 113
+
+
+def test_missing_face_file(tmp_path, speech) -> None:
+    out = tmp_path / "o.mp4"
+    assert_clean_failure(
+        run("sync", "--face", str(tmp_path / "nope.mp4"), "--audio", str(speech), "-o", str(out)),
+        out,
+        "nope.mp4: file not found",
+    )
+
+
+def test_unreadable_and_empty_media(tmp_path, speech, face) -> None:
+    out = tmp_path / "o.mp4"
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("not a video")
+    assert_clean_failure(
+        run("sync", "--face", str(bad), "--audio", str(speech), "-o", str(out)),
+        out,
+        "bad.mp4: cannot read media",
+    )
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    assert_clean_failure(
+        run("sync", "--face", str(face), "--audio", str(empty), "-o", str(out)), out, "empty.wav"
+    )
+
+
+def test_no_audio_stream(tmp_path, face) -> None:
+    out = tmp_path / "o.mp4"
+    silent = write_video(tmp_path / "silent.mp4", [np.zeros((64, 64, 3), np.uint8)] * 5)
+    assert_clean_failure(
+        run("sync", "--face", str(face), "--audio", str(silent), "-o", str(out)),
+        out,
+        "silent.mp4: no audio stream",
+    )
+
+
+def test_no_face_anywhere(tmp_path, speech) -> None:
+    import cv2
+    from skimage import data
+
+    coffee = tmp_path / "coffee.png"
+    cv2.imwrite(str(coffee), data.coffee())
+    out = tmp_path / "o.mp4"
+    assert_clean_failure(
+        run("sync", "--face", str(coffee), "--audio", str(speech), "-o", str(out)),
+        out,
+        "coffee.png: no face found in any frame",
+    )
+
+
+def test_text_errors(tmp_path, face) -> None:
+    out = tmp_path / "o.mp4"
+    assert_clean_failure(
+        run("sync", "--face", str(face), "--text", "  ", "-o", str(out)), out, "text is empty"
+    )
+    assert_clean_failure(
+        run("sync", "--face", str(face), "--text", "hi", "--lang", "xx", "-o", str(out)),
+        out,
+        "unknown language 'xx'",
+    )
+
+
+def test_unwritable_output(tmp_path, face, speech) -> None:
+    out = tmp_path / "no_such_dir" / "o.mp4"
+    proc = run("sync", "--face", str(face), "--audio", str(speech), "-o", str(out))
+    assert (
+        proc.returncode == 1
+        and "output folder does not exist" in proc.stderr
+        and "Traceback" not in proc.stderr
+    )
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        out = ro / "o.mp4"
+        proc = run("sync", "--face", str(face), "--audio", str(speech), "-o", str(out))
+        if proc.returncode == 0:  # root ignores directory permissions
+            pytest.skip("running as root: a read-only directory is still writable")
+        assert_clean_failure(proc, out, "cannot write output")
+    finally:
+        ro.chmod(0o700)

@@ -1,0 +1,71 @@
+"""Speech in: any PyAV-readable audio to 16 kHz mono; espeak-ng text to speech."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import data_file
+
+from talkface.errors import TalkfaceError
+from talkface.media.audio import SAMPLE_RATE, load_audio
+from talkface.speech.tts import synthesize
+from talkface.speech.vad import speech_mask
+
+
+@pytest.mark.parametrize(
+    ("name", "seconds"),
+    [
+        ("audio/ja_sadtalker_japanese.wav", 9.09),  # 48 kHz stereo wav
+        ("audio/en_librivox_copperfield_06.mp3", 104.05),  # 44.1 kHz stereo mp3
+        ("audio/zh_musetalk_sun.wav", 22.49),  # 44.1 kHz mono
+        ("video/grid_brbk7n.mpg", 3.0),  # audio track of an MPEG-PS video
+    ],
+)
+def test_load_audio_resamples_to_16k_mono(name: str, seconds: float) -> None:
+    x = load_audio(data_file(name))
+    assert x.dtype == np.float32 and x.ndim == 1
+    assert abs(len(x) / SAMPLE_RATE - seconds) < 0.1
+    assert 0.01 < np.abs(x).max() <= 1.0
+
+
+def test_load_audio_errors(tmp_path) -> None:
+    with pytest.raises(TalkfaceError, match="file not found"):
+        load_audio(tmp_path / "missing.wav")
+    junk = tmp_path / "junk.wav"
+    junk.write_text("this is not audio")
+    with pytest.raises(TalkfaceError, match="junk.wav: cannot read media"):
+        load_audio(junk)
+    image = data_file("image/chalamet_dreamtalk_f30.png")
+    with pytest.raises(TalkfaceError, match="no audio stream"):
+        load_audio(image)
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"), [("Hello world, this is a test.", "en"), ("你好，世界。今天天气很好。", "zh")]
+)
+def test_tts_speaks_with_phoneme_timing(text: str, lang: str) -> None:
+    pcm, rate, phonemes = synthesize(text, lang)
+    assert rate == 22050 and len(pcm) / rate > 1.0
+    assert np.abs(pcm).max() > 0.1
+    starts = [p[0] for p in phonemes]
+    assert len(phonemes) >= 8 and starts == sorted(starts) and phonemes[-1][1] <= len(pcm) / rate + 1e-6
+
+
+def test_tts_errors() -> None:
+    with pytest.raises(TalkfaceError, match="text is empty"):
+        synthesize("   ")
+    with pytest.raises(TalkfaceError, match="unknown language"):
+        synthesize("hello", "xx")
+
+
+def test_vad_marks_pause_as_silence() -> None:
+    from talkface.media.audio import resample
+
+    pcm, rate, _ = synthesize("One two three.")
+    x = resample(pcm, rate)
+    gap = np.zeros(SAMPLE_RATE, np.float32)  # 1 s pause
+    speech = np.concatenate([x, gap, x])
+    mask = speech_mask(speech, n_frames=int(len(speech) / SAMPLE_RATE * 25), fps=25)
+    pause = slice(int(len(x) / SAMPLE_RATE * 25) + 6, int((len(x) + len(gap)) / SAMPLE_RATE * 25) - 6)
+    assert not mask[pause].any()
+    assert mask[:10].sum() + mask[-20:].sum() > 5

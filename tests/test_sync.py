@@ -1,0 +1,91 @@
+"""End to end on real clips: length, frame rate, size, audio, untouched pixels, faceless frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import data_file, probe, read_frames, write_video
+
+import talkface
+from talkface.face.landmarks import mouth_aperture
+from talkface.face.quiet import native_stderr_silenced
+from talkface.face.track import FaceTracker
+from talkface.media.audio import SAMPLE_RATE, load_audio
+from talkface.pipeline import frame_schedule
+
+
+def test_video_with_its_own_speech(tmp_path) -> None:
+    clip = data_file("video/grid_brbk7n.mpg")
+    out = tmp_path / "out.mp4"
+    result = talkface.sync(clip, out, audio=clip, quiet=True)
+    info = probe(out)
+    speech_s = len(load_audio(clip)) / SAMPLE_RATE
+    assert (info["width"], info["height"]) == (360, 288)
+    assert info["fps"] == pytest.approx(25.0)
+    assert abs(info["frames"] / info["fps"] - speech_s) <= 1 / 25 + 1e-6
+    assert info["audio_rate"] == 44100, "speech must be muxed at its own rate, not 16 kHz"
+    assert abs(info["audio_seconds"] - speech_s) < 0.05
+    assert result.faces == result.frames == info["frames"]
+    # Above the nose nothing is rendered: only codec noise may differ.
+    src, dst = read_frames(clip), read_frames(out)
+    diff = [np.abs(a[:110].astype(int) - b[:110].astype(int)).mean() for a, b in zip(src, dst, strict=False)]
+    assert max(diff) < 3.0
+
+
+def test_photo_with_longer_audio_and_default_fps(tmp_path) -> None:
+    out = tmp_path / "photo.mp4"
+    audio = data_file("audio/es_dreamtalk_spanish1.wav")
+    talkface.sync(data_file("image/woman_happy_sadtalker.png"), out, audio=audio, quiet=True)
+    info = probe(out)
+    assert (info["width"], info["height"], info["fps"]) == (256, 256, 25.0)
+    assert abs(info["frames"] / 25 - 4.51) <= 1 / 25 + 0.01
+
+
+def test_mouth_follows_speech_and_closes_in_pause(tmp_path) -> None:
+    import wave
+
+    from talkface.speech.tts import synthesize
+
+    first, rate, _ = synthesize("Good morning everybody, how are you today?")
+    second, _, _ = synthesize("We are here to talk about the weather.")
+    pcm = np.concatenate([first, np.zeros(rate, np.float32), second])  # a 1 s pause in the middle
+    wav = tmp_path / "speech.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(rate)
+        w.writeframes((pcm * 32767).astype("<i2").tobytes())
+    out = tmp_path / "tts.mp4"
+    talkface.sync(data_file("image/elizabeth_olsen_hallo.jpg"), out, audio=wav, quiet=True)
+    frames = read_frames(out)
+    with native_stderr_silenced():
+        tracker = FaceTracker()
+        ap = np.array([float(mouth_aperture(tracker(f).landmarks)) for f in frames])
+        tracker.close()
+    assert ap.std() > 0.03, "the mouth barely moves"
+    assert ap.max() > 0.12
+    pause = slice(int(len(first) / rate * 25) + 5, int((len(first) / rate + 1) * 25) - 5)
+    assert ap[pause].max() < 0.03, "mouth does not close in the pause"
+    assert ap[: pause.start].max() > 0.1 and ap[pause.stop :].max() > 0.1
+
+
+def test_short_video_is_ping_ponged_and_faceless_frames_pass_through(tmp_path) -> None:
+    src = read_frames(data_file("video/lrs2_00008.mp4"))[:40]
+    blank = [np.full_like(src[0], 90) for _ in range(5)]
+    frames = src[:20] + blank + src[20:]
+    speech = load_audio(data_file("audio/es_dreamtalk_spanish1.wav"))  # 4.5 s > 1.8 s of video
+    face = write_video(tmp_path / "face.mp4", frames, audio=None)
+    out = tmp_path / "out.mp4"
+    result = talkface.sync(face, out, audio=data_file("audio/es_dreamtalk_spanish1.wav"), quiet=True)
+    n_out = round(len(speech) / SAMPLE_RATE * 25)
+    assert result.frames == n_out
+    schedule = frame_schedule(len(frames), n_out)
+    blanks = np.isin(schedule, range(20, 25))
+    assert result.frames - result.faces == blanks.sum()
+    dst = read_frames(out)
+    for i in np.flatnonzero(blanks):
+        assert np.abs(dst[i].astype(int) - 90).max() <= 3, f"faceless frame {i} was altered"
+
+
+def test_frame_schedule_pingpong_and_loop() -> None:
+    assert frame_schedule(3, 8).tolist() == [0, 1, 2, 1, 0, 1, 2, 1]
+    assert frame_schedule(3, 8, loop=True).tolist() == [0, 1, 2, 0, 1, 2, 0, 1]
+    assert frame_schedule(10, 4).tolist() == [0, 1, 2, 3]
