@@ -1,27 +1,33 @@
 """The main job: face media + speech -> lip-synced MP4, streamed frame by frame.
 
-Pass 1 decodes the face video once and tracks the face (landmarks are kept, frames are not, unless
-the video is shorter than the speech and must be replayed: then frames go to a temporary file on
-disk). Pass 2 decodes again (or reads the file), renders each frame's mouth and encodes it. Peak
-memory is therefore flat in the video's length.
+One pass: a background thread decodes, the face is tracked in each frame, a window of
+:data:`LOOKAHEAD` frames waits so that gaps can be bridged and landmarks smoothed with future
+frames, then each frame is rendered and handed to the encoder thread. Only that window of frames
+is in memory (landmarks, a few KB per frame, are kept for the whole video). A video shorter than
+the speech must be replayed: its frames are then also spilled to an anonymous temporary file.
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import tempfile
+import threading
 import time
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
 from talkface.errors import TalkfaceError
-from talkface.face.landmarks import mouth_aperture, mouth_width
+from talkface.face.landmarks import mouth_width
 from talkface.face.quiet import native_stderr_silenced
-from talkface.face.smooth import bridge_gaps, smooth_track
-from talkface.face.track import FaceTracker
+from talkface.face.smooth import MAX_BRIDGE, bridge_gaps, smooth_track
+from talkface.face.track import FaceTracker, FrameFace
 from talkface.media.audio import SAMPLE_RATE, Speech, load_audio, resample
 from talkface.media.video import FaceMedia, VideoWriter, audio_format
 from talkface.motion.heuristic import heuristic_motion
@@ -29,9 +35,12 @@ from talkface.render.warp import WarpRenderer
 
 ENGINES = ("warp",)
 MOTIONS = ("heuristic",)
-PHOTO_APERTURE = (0.10, 0.065)  # mean, std of inner-lip aperture / IOD while speaking (real clips)
-MIN_APERTURE_STD = 0.045
+# Mean and std of the inner-lip aperture / IOD while speaking, over the real clips of shared/data
+# (per-clip means 0.07-0.135, stds 0.04-0.076): the opening drive (z units) is mapped onto it.
+TYPICAL_APERTURE = (0.10, 0.065)
 MAX_APERTURE = 0.32
+REST_WIDTH_RATE = 0.02  # per frame: running estimate of the face's own mouth width
+LOOKAHEAD = MAX_BRIDGE + 4  # frames held back for gap bridging and smoothing
 WIDTH_GAIN = 0.05  # relative mouth-width change per unit of width drive
 PROGRESS_DELAY = 1.0  # seconds before a progress bar appears
 
@@ -175,20 +184,80 @@ def sync(
         raise TalkfaceError(f"unknown motion model {motion!r} (choose from {', '.join(MOTIONS)})")
     media = FaceMedia(face, fps=fps, resize_factor=resize_factor)
     speech = load_speech(audio, text, lang)
-    with native_stderr_silenced() as terminal:
-        return _run(
-            media,
-            speech,
-            Path(out),
-            terminal,
-            start,
-            engine=engine,
-            pads=pads,
-            box=box,
-            nosmooth=nosmooth,
-            loop=loop,
-            quiet=quiet,
-        )
+    cv_threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)  # decoder, tracker, renderer and encoder threads already fill the cores
+    try:
+        with native_stderr_silenced() as terminal:
+            return _run(
+                media,
+                speech,
+                Path(out),
+                terminal,
+                start,
+                pads=pads,
+                box=box,
+                nosmooth=nosmooth,
+                loop=loop,
+                quiet=quiet,
+            )
+    finally:
+        cv2.setNumThreads(cv_threads)
+
+
+class _Track:
+    """Per-source-frame tracking results, finalised (bridged + smoothed) once the window has passed."""
+
+    def __init__(self, smooth: bool) -> None:
+        self.smooth = smooth
+        self.raw: list[np.ndarray | None] = []
+        self.present: list[bool] = []
+        self.final: list[np.ndarray | None] = []
+
+    def append(self, found: FrameFace) -> None:
+        self.raw.append(found.landmarks)
+        self.present.append(found.present)
+        self.final.append(None)
+
+    def finalise(self, j: int) -> np.ndarray | None:
+        """Landmarks of frame ``j`` using the frames up to ``j + LOOKAHEAD`` (or the track's end)."""
+        lo, hi = max(0, j - LOOKAHEAD), min(len(self.raw), j + LOOKAHEAD + 1)
+        window = bridge_gaps(self.raw[lo:hi], np.array(self.present[lo:hi]))
+        if self.smooth:
+            window = smooth_track(window)
+        self.final[j] = window[j - lo]
+        return self.final[j]
+
+
+def _prefetch(frames: Iterator[np.ndarray], size: int = 6) -> Iterator[np.ndarray]:
+    """Decode on a background thread (PyAV releases the GIL), ``size`` frames ahead."""
+    q: queue.Queue = queue.Queue(maxsize=size)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for frame in frames:
+                if stop.is_set():
+                    return
+                q.put(frame)
+            q.put(done)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
+            q.put(exc)
+
+    thread = threading.Thread(target=produce, name="talkface-decoder", daemon=True)
+    thread.start()
+    try:
+        while (item := q.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                thread.join(0.01)
 
 
 def _run(
@@ -198,7 +267,6 @@ def _run(
     terminal,
     start: float,
     *,
-    engine: str,
     pads: tuple[int, int, int, int],
     box: tuple[int, int, int, int] | None,
     nosmooth: bool,
@@ -207,83 +275,73 @@ def _run(
 ) -> SyncResult:
     n_out = max(1, int(round(speech.duration * media.fps)))
     progress = tqdm(
-        total=n_out + (1 if media.is_photo else min(media.n_frames_hint or n_out, n_out)),
-        disable=quiet,
-        delay=PROGRESS_DELAY,
-        unit="frame",
-        file=terminal,
-        leave=False,
+        total=n_out, disable=quiet, delay=PROGRESS_DELAY, unit="frame", file=terminal, leave=False
     )
 
-    # Pass 1: track (keep landmarks, spill frames to disk only if they must be replayed).
-    tracker = FaceTracker(box=box, static=media.is_photo)
-    landmarks: list[np.ndarray | None] = []
-    present: list[bool] = []
-    store: _FrameStore | None = None
-    photo: np.ndarray | None = None
-    spill = not media.is_photo and (media.n_frames_hint == 0 or media.n_frames_hint < n_out + 2)
-    try:
-        for rgb in media.frames():
-            found = tracker(rgb)
-            landmarks.append(found.landmarks)
-            present.append(found.present)
-            if media.is_photo:
-                photo = rgb
-            elif spill:
-                store = store or _FrameStore(rgb.shape)
-                store.append(rgb)
-            progress.update()
-            if len(landmarks) >= n_out:
-                break
-    finally:
-        tracker.close()
-    if not any(lm is not None for lm in landmarks):
-        if store:
-            store.close()
-        raise TalkfaceError("no face found in any frame", media.path)
-    landmarks = bridge_gaps(landmarks, np.array(present))
-    if not nosmooth and not media.is_photo:
-        landmarks = smooth_track(landmarks)
-    n_source = len(landmarks)
-    if not media.is_photo and n_source < n_out and store is None:  # header lied about the length
-        store = _FrameStore((media.height, media.width, 3))
-        for rgb in media.frames():
-            store.append(rgb)
-
-    # Stage A: audio -> target mouth shape per output frame, scaled to this face.
+    # Stage A: audio -> target mouth shape per output frame.
     drive = heuristic_motion(speech.samples, n_out, media.fps)
-    valid = [lm for lm in landmarks if lm is not None]
-    apertures = mouth_aperture(np.stack(valid))
-    widths = mouth_width(np.stack(valid))
-    if media.is_photo or len(valid) < 25:
-        mean_ap, std_ap = PHOTO_APERTURE
-    else:
-        mean_ap, std_ap = max(float(apertures.mean()), 0.06), max(float(apertures.std()), MIN_APERTURE_STD)
+    mean_ap, std_ap = TYPICAL_APERTURE
     target_ap = np.clip(mean_ap + std_ap * drive.opening, 0.0, MAX_APERTURE)
-    target_w = float(np.median(widths)) * (1 + WIDTH_GAIN * np.clip(drive.width, -2.5, 2.5))
+    width_gain = 1 + WIDTH_GAIN * np.clip(drive.width, -2.5, 2.5)
 
-    # Pass 2: render + encode.
     renderer = WarpRenderer(pads=pads)
-    schedule = frame_schedule(n_source, n_out, loop)
-    faces = 0
     rate, channels = audio_format(speech.source) if speech.source else (speech.pcm_rate, 1)
+    tracker = FaceTracker(box=box, static=media.is_photo)
+    track = _Track(smooth=not nosmooth and not media.is_photo)
+    rest_width: float | None = None
+    store: _FrameStore | None = None
+    spill = not media.is_photo and (media.n_frames_hint == 0 or media.n_frames_hint < n_out)
+    faces = 0
     with VideoWriter(out, media.width, media.height, media.fps, rate, channels) as writer:
+
+        def emit(i: int, rgb: np.ndarray, lm: np.ndarray | None) -> None:
+            nonlocal faces, rest_width
+            if lm is not None:
+                width = float(mouth_width(lm))
+                if rest_width is None:
+                    rest_width = width
+                rest_width += REST_WIDTH_RATE * (width - rest_width)
+                renderer.render(rgb, lm, float(target_ap[i]), rest_width * float(width_gain[i]), inplace=True)
+                faces += 1
+            writer.write(rgb)
+            progress.update()
+
         try:
-            source = iter(media.frames()) if store is None and not media.is_photo else None
-            for i, src_index in enumerate(schedule):
-                if media.is_photo:
-                    rgb = photo
-                elif store is not None:
-                    rgb = store[int(src_index)]
-                else:
-                    rgb = next(source)
-                lm = landmarks[int(src_index)]
-                if lm is not None:
-                    rgb, _ = renderer.render(rgb, lm, float(target_ap[i]), float(target_w[i]))
-                    faces += 1
-                writer.write(rgb)
-                progress.update()
+            # Forward run: output frame i is source frame i.
+            window: deque[tuple[int, np.ndarray]] = deque()
+            photo = next(media.frames()) if media.is_photo else None  # kept pristine for every frame
+            frames = iter([photo.copy()]) if media.is_photo else _prefetch(media.frames())
+            for j, rgb in enumerate(frames):
+                track.append(tracker(rgb))
+                if spill:
+                    store = store or _FrameStore(rgb.shape)
+                    store.append(rgb)
+                window.append((j, rgb))
+                while window and window[0][0] + LOOKAHEAD <= j:
+                    k, frame = window.popleft()
+                    emit(k, frame, track.finalise(k))
+                if j + 1 >= n_out:
+                    break
+            while window:
+                k, frame = window.popleft()
+                emit(k, frame, track.finalise(k))
+            if not any(lm is not None for lm in track.final):
+                raise TalkfaceError("no face found in any frame", media.path)
+
+            # Replay (photo, or a video shorter than the speech): ping-pong or loop the source.
+            n_source = len(track.final)
+            if n_source < n_out:
+                # A video whose header overstated its length was not spilled: decode it again.
+                if not media.is_photo and (store is None or store.count < n_source):
+                    store = _FrameStore((media.height, media.width, 3))
+                    for rgb in media.frames():
+                        store.append(rgb)
+                schedule = frame_schedule(n_source, n_out, loop)
+                for i in range(n_source, n_out):
+                    k = int(schedule[i])
+                    emit(i, photo.copy() if media.is_photo else store[k].copy(), track.final[k])
         finally:
+            tracker.close()
             if store is not None:
                 store.close()
             progress.close()

@@ -17,38 +17,50 @@ def feathered_mask(polygon: np.ndarray, shape: tuple[int, int], feather: float) 
 
     Returns:
         ``(height, width)`` float32 alpha in [0, 1].
+
+    The soft edge is computed at quarter resolution (it is smooth by construction), then
+    upsampled and cut by the full-resolution polygon, which keeps it exactly 0 outside.
     """
-    mask = np.zeros(shape, np.uint8)
-    cv2.fillPoly(mask, [np.round(polygon * 4).astype(np.int32)], 255, lineType=cv2.LINE_8, shift=2)
-    k = max(1, int(round(feather)))
-    mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
-    alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), sigmaX=k / 2 + 0.5)
+    h, w = shape
+    hard = np.zeros(shape, np.uint8)
+    cv2.fillPoly(hard, [np.round(polygon * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+    q = 4
+    small = np.zeros(((h + q - 1) // q, (w + q - 1) // q), np.uint8)
+    cv2.fillPoly(small, [np.round(polygon * 16 / q).astype(np.int32)], 255, lineType=cv2.LINE_8, shift=4)
+    k = max(1, int(round(feather / q)))
+    small = cv2.erode(small, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+    soft = cv2.GaussianBlur(small.astype(np.float32) / 255.0, (0, 0), sigmaX=k / 2 + 0.5)
+    alpha = cv2.resize(soft, (small.shape[1] * q, small.shape[0] * q), interpolation=cv2.INTER_LINEAR)[:h, :w]
+    alpha *= hard
     alpha[alpha < 1e-3] = 0.0
     return alpha
 
 
 def paste_back(
-    frame: np.ndarray, patch: np.ndarray, alpha: np.ndarray, origin: tuple[int, int]
+    frame: np.ndarray, patch: np.ndarray, alpha: np.ndarray, origin: tuple[int, int], inplace: bool = False
 ) -> np.ndarray:
-    """Blend ``patch`` into a copy of ``frame`` at ``origin`` where ``alpha > 0``.
+    """Blend ``patch`` into ``frame`` (a copy unless ``inplace``) at ``origin`` where ``alpha > 0``.
 
     Every pixel where ``alpha == 0`` (and every pixel outside the patch) is returned bit-identical.
 
     Args:
-        frame: ``(H, W, 3)`` uint8 RGB frame (not modified).
-        patch: ``(h, w, 3)`` float32 or uint8 RGB rendering of the region.
+        frame: ``(H, W, 3)`` uint8 RGB frame.
+        patch: ``(h, w, 3)`` uint8 RGB rendering of the region.
         alpha: ``(h, w)`` float32 in [0, 1].
         origin: ``(x0, y0)`` top-left corner of the patch in the frame, in pixels.
+        inplace: write into ``frame`` itself instead of a copy.
 
     Returns:
         ``(H, W, 3)`` uint8 frame.
     """
     x0, y0 = origin
-    h, w = alpha.shape
-    out = frame.copy()
-    region = out[y0 : y0 + h, x0 : x0 + w]
-    a = alpha[..., None]
-    blended = region.astype(np.float32) * (1 - a) + patch.astype(np.float32) * a
-    blended = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
-    region[...] = np.where(a > 0, blended, region)
+    out = frame if inplace else frame.copy()
+    rows, cols = np.nonzero(alpha.any(1))[0], np.nonzero(alpha.any(0))[0]
+    if len(rows) == 0:
+        return out
+    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    region = out[y0 + r0 : y0 + r1, x0 + c0 : x0 + c1]
+    a = np.ascontiguousarray(alpha[r0:r1, c0:c1])
+    # (patch * a + base * (1 - a)) / 1, rounded; a == 0 gives base exactly.
+    region[...] = cv2.blendLinear(np.ascontiguousarray(patch[r0:r1, c0:c1]), region, a, 1.0 - a)
     return out

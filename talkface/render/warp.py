@@ -36,7 +36,11 @@ class WarpConfig:
     feather: float = 0.06  # soft edge of the paste-back mask
 
 
-_PAIRS = list(zip(L.UPPER_INNER, L.LOWER_INNER, strict=True))
+_UP, _LO = np.array(L.UPPER_INNER), np.array(L.LOWER_INNER)
+# Outer-lip points (corners excluded) and the inner-lip point each one follows.
+_KEEP = [k for k, p in enumerate(L.UPPER_OUTER) if p not in (L.MOUTH_RIGHT, L.MOUTH_LEFT)]
+_UP_OUT, _UP_IN_OF_OUT = np.array(L.UPPER_OUTER)[_KEEP], _UP[_KEEP]
+_LO_OUT, _LO_IN_OF_OUT = np.array(L.LOWER_OUTER)[_KEEP], _LO[_KEEP]
 _LIPS = sorted(set(L.UPPER_OUTER + L.LOWER_OUTER + L.UPPER_INNER + L.LOWER_INNER))
 _BELOW = sorted(set(L.JAW + L.LOWER_FACE + L.CHIN) - set(_LIPS))
 _HANDLES = _LIPS + _BELOW + sorted(set(L.NOSE_BASE) - set(_LIPS) - set(_BELOW))
@@ -129,36 +133,23 @@ class WarpRenderer:
 
         # Inner-lip gap profile: widest in the middle, closed at the corners.
         half_inner = max(abs(fx[308] - fx[78]) / 2, 1e-3)
-        lower_centre_dy = 0.0
-        for up, lo in _PAIRS:
-            u = np.clip((fx[up] + fx[lo]) / 2 / half_inner, -1, 1)
-            prof = (1 - u * u) ** cfg.gap_exponent
-            gap_now = fy[lo] - fy[up]
-            delta = aperture * iod * prof - gap_now
-            dy[up] = -cfg.upper_share * delta
-            dy[lo] = (1 - cfg.upper_share) * delta
-            if lo == L.LOWER_LIP_INNER:
-                lower_centre_dy = dy[lo]
-        for up_in, up_out, lo_in, lo_out in zip(
-            L.UPPER_INNER, L.UPPER_OUTER, L.LOWER_INNER, L.LOWER_OUTER, strict=True
-        ):
-            if up_out not in (L.MOUTH_RIGHT, L.MOUTH_LEFT):
-                dy[up_out] = 0.8 * dy[up_in]
-                dy[lo_out] = dy[lo_in]
+        u = np.clip((fx[_UP] + fx[_LO]) / 2 / half_inner, -1, 1)
+        delta = aperture * iod * (1 - u * u) ** cfg.gap_exponent - (fy[_LO] - fy[_UP])
+        dy[_UP] = -cfg.upper_share * delta
+        dy[_LO] = (1 - cfg.upper_share) * delta
+        dy[_UP_OUT] = 0.8 * dy[_UP_IN_OF_OUT]
+        dy[_LO_OUT] = dy[_LO_IN_OF_OUT]
+        lower_centre_dy = dy[L.LOWER_LIP_INNER]
         # Jaw and chin hinge: full lower-lip motion at and below the lower lip, none at corner height.
-        lo_y = fy[17]
-        for p in _BELOW:
-            t = np.clip(fy[p] / max(lo_y, 1e-3), 0, 1)
-            side = np.clip((0.8 * iod - abs(fx[p])) / (0.4 * iod), 0, 1)
-            dy[p] = cfg.jaw_follow * lower_centre_dy * (t * t * (3 - 2 * t)) * side
+        t = np.clip(fy[_BELOW] / max(fy[17], 1e-3), 0, 1)
+        side = np.clip((0.8 * iod - np.abs(fx[_BELOW])) / (0.4 * iod), 0, 1)
+        dy[_BELOW] = cfg.jaw_follow * lower_centre_dy * (t * t * (3 - 2 * t)) * side
         # Width: scale lip x about the mouth centre; the skin beside the mouth follows partly.
-        width_now = max(fx[L.MOUTH_LEFT] - fx[L.MOUTH_RIGHT], 1e-3)
-        scale = width * iod / width_now - 1
-        for p in _LIPS:
-            dx[p] = scale * fx[p]
-        for p in _BELOW:
-            near = np.clip(1 - (abs(fy[p]) / (0.5 * iod)), 0, 1) * np.clip(1 - abs(fx[p]) / (0.6 * iod), 0, 1)
-            dx[p] = 0.5 * scale * fx[p] * near
+        scale = width * iod / max(fx[L.MOUTH_LEFT] - fx[L.MOUTH_RIGHT], 1e-3) - 1
+        dx[_LIPS] = scale * fx[_LIPS]
+        bx, by = fx[_BELOW], fy[_BELOW]
+        near = np.clip(1 - np.abs(by) / (0.5 * iod), 0, 1) * np.clip(1 - np.abs(bx) / (0.6 * iod), 0, 1)
+        dx[_BELOW] = 0.5 * scale * bx * near
 
         disp = dx[:, None] * ex[None, :] + dy[:, None] * ey[None, :]
         src = self._points(lm, iod)
@@ -168,15 +159,16 @@ class WarpRenderer:
 
     # -- pixels -----------------------------------------------------------------------------------
     def render(
-        self, frame: np.ndarray, lm: np.ndarray, aperture: float, width: float
+        self, frame: np.ndarray, lm: np.ndarray, aperture: float, width: float, inplace: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
         """Render one frame.
 
         Args:
-            frame: ``(H, W, 3)`` uint8 RGB frame (not modified).
+            frame: ``(H, W, 3)`` uint8 RGB frame (modified only if ``inplace``).
             lm: ``(478, 2)`` float32 pixel landmarks of the face in ``frame``.
             aperture: target inner-lip aperture over IOD.
             width: target mouth width over IOD.
+            inplace: draw into ``frame`` instead of a copy (saves a frame copy).
 
         Returns:
             ``(out, mask)``: the ``(H, W, 3)`` uint8 frame and the ``(H, W)`` bool mask of pixels
@@ -192,30 +184,43 @@ class WarpRenderer:
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
         mask = np.zeros((h, w), bool)
         if x1 - x0 < 4 or y1 - y0 < 4:
-            return frame.copy(), mask
+            return (frame if inplace else frame.copy()), mask
         off = np.array([x0, y0], np.float32)
         pw, ph = x1 - x0, y1 - y0
 
         # Backward map: for each destination pixel, the source pixel via its triangle's affine map.
-        tri_id = np.zeros((ph, pw), np.int32)
-        tris = self._triangles
-        d_tri, s_tri = dst[tris] - off, src[tris] - off
-        affines = np.zeros((len(tris) + 1, 2, 3), np.float32)
+        # The map of a piecewise-affine warp is continuous, so it is evaluated on a half-resolution
+        # grid and upsampled bilinearly (error well under a pixel, a quarter of the work).
+        hh, hw = (ph + 1) // 2, (pw + 1) // 2
+        tri_id = np.zeros((hh, hw), np.int32)
+        d_tri, s_tri = dst[self._triangles] - off, src[self._triangles] - off  # (T, 3, 2)
+        # Affine map of each destination triangle onto its source triangle: s = A (d - d0) + s0, with
+        # A = [s1 - s0, s2 - s0] [d1 - d0, d2 - d0]^-1 (closed-form 2x2 inverse, all triangles at once).
+        dd = np.stack([d_tri[:, 1] - d_tri[:, 0], d_tri[:, 2] - d_tri[:, 0]], axis=2)  # (T, 2, 2) columns
+        ss = np.stack([s_tri[:, 1] - s_tri[:, 0], s_tri[:, 2] - s_tri[:, 0]], axis=2)
+        det = dd[:, 0, 0] * dd[:, 1, 1] - dd[:, 0, 1] * dd[:, 1, 0]
+        ok = np.abs(det) > 1e-3  # degenerate (collapsed) triangles cover no pixel
+        inv = np.stack([dd[:, 1, 1], -dd[:, 0, 1], -dd[:, 1, 0], dd[:, 0, 0]], axis=1).reshape(-1, 2, 2)
+        inv /= np.where(ok, det, 1.0)[:, None, None]
+        lin = ss @ inv
+        affines = np.zeros((len(d_tri) + 1, 2, 3), np.float32)
         affines[0] = [[1, 0, 0], [0, 1, 0]]
-        for k in range(len(tris)):
-            a = d_tri[k]
-            area = (a[1, 0] - a[0, 0]) * (a[2, 1] - a[0, 1]) - (a[2, 0] - a[0, 0]) * (a[1, 1] - a[0, 1])
-            if abs(area) < 1e-3:
-                continue
-            affines[k + 1] = cv2.getAffineTransform(a.astype(np.float32), s_tri[k].astype(np.float32))
-            cv2.fillConvexPoly(tri_id, np.round(a * 16).astype(np.int32), k + 1, lineType=cv2.LINE_8, shift=4)
-        ys, xs = np.mgrid[0:ph, 0:pw].astype(np.float32)
+        affines[1:, :, :2] = lin
+        affines[1:, :, 2] = s_tri[:, 0] - (lin @ d_tri[:, 0, :, None])[..., 0]
+        half = np.round((d_tri - 0.5) * 8).astype(np.int32)  # half-res pixel centres, 4 fractional bits
+        for k in np.flatnonzero(ok):
+            cv2.fillConvexPoly(tri_id, half[k], int(k) + 1, lineType=cv2.LINE_8, shift=4)
+        gx = (2 * np.arange(hw, dtype=np.float32) + 0.5)[None, :]
+        gy = (2 * np.arange(hh, dtype=np.float32) + 0.5)[:, None]
         m = affines[tri_id]
-        map_x = m[..., 0, 0] * xs + m[..., 0, 1] * ys + m[..., 0, 2] + x0
-        map_y = m[..., 1, 0] * xs + m[..., 1, 1] * ys + m[..., 1, 2] + y0
-        warped = cv2.remap(frame, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(
-            np.float32
-        )
+        disp_x = m[..., 0, 0] * gx + m[..., 0, 1] * gy + m[..., 0, 2] - gx
+        disp_y = m[..., 1, 0] * gx + m[..., 1, 1] * gy + m[..., 1, 2] - gy
+        full = (2 * hw, 2 * hh)
+        map_x = cv2.resize(disp_x, full, interpolation=cv2.INTER_LINEAR)[:ph, :pw]
+        map_y = cv2.resize(disp_y, full, interpolation=cv2.INTER_LINEAR)[:ph, :pw]
+        map_x += np.arange(x0, x1, dtype=np.float32)[None, :]
+        map_y += np.arange(y0, y1, dtype=np.float32)[:, None]
+        warped = cv2.remap(frame, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
         inner = (
             np.concatenate(
@@ -227,7 +232,7 @@ class WarpRenderer:
 
         hull = cv2.convexHull(src - off)
         alpha = feathered_mask(hull.reshape(-1, 2), (ph, pw), self.config.feather * iod)
-        out = paste_back(frame, warped, alpha, (x0, y0))
+        out = paste_back(frame, warped, alpha, (x0, y0), inplace=inplace)
         mask[y0:y1, x0:x1] = alpha > 0
         return out, mask
 
@@ -241,12 +246,22 @@ class WarpRenderer:
         iod: float,
         aperture: float,
     ) -> None:
-        """Synthesize cavity and teeth inside the destination inner-lip polygon (in place)."""
+        """Synthesize cavity and teeth inside the destination inner-lip polygon (in place, uint8 patch).
+
+        Only the polygon's bounding box is touched. Colours come from the frame itself: the cavity is
+        the lip colour darkened, the teeth an off-white scaled by the skin's brightness.
+        """
         if aperture * iod < 1.0:
             return
         cfg = self.config
-        ph, pw = patch.shape[:2]
         h, w = frame.shape[:2]
+        bx0, by0 = np.maximum(np.floor(inner.min(0)).astype(int) - 2, 0)
+        bx1, by1 = np.minimum(np.ceil(inner.max(0)).astype(int) + 3, patch.shape[1::-1])
+        if bx1 - bx0 < 2 or by1 - by0 < 2:
+            return
+        sub = patch[by0:by1, bx0:bx1].astype(np.float32)
+        inner = inner - np.array([bx0, by0], np.float32)
+        sh = sub.shape[:2]
 
         def sample(points: list[int]) -> np.ndarray:
             xy = np.clip(np.round(lm[points]).astype(int), 0, [w - 1, h - 1])
@@ -254,13 +269,12 @@ class WarpRenderer:
 
         lip = sample([17, 84, 314, 0, 37, 267])
         skin = sample([4, 5, 195, 123, 352])
-        luma = float(skin @ np.array([0.299, 0.587, 0.114], np.float32))
-        light = np.clip(luma / 170.0, 0.35, 1.3)
-        cavity = lip * 0.22 + np.array([8, 2, 2], np.float32)
-        teeth = np.array([228, 222, 208], np.float32) * light
+        light = float(np.clip(skin @ np.array([0.299, 0.587, 0.114], np.float32) / 170.0, 0.35, 1.2))
+        cavity = lip * 0.2 + np.array([6, 1, 1], np.float32)
+        teeth = np.array([208, 198, 182], np.float32) * light
 
         def poly_mask(poly: np.ndarray) -> np.ndarray:
-            m = np.zeros((ph, pw), np.uint8)
+            m = np.zeros(sh, np.uint8)
             cv2.fillPoly(m, [np.round(poly * 16).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=4)
             return m.astype(np.float32) / 255.0
 
@@ -269,23 +283,34 @@ class WarpRenderer:
         u = np.linspace(-1, 1, n)[:, None]
         prof = (1 - u * u) ** 0.5
         size = np.clip(aperture / 0.12, 0.0, 1.0)  # teeth show more as the mouth opens
-        upper_teeth = np.concatenate(
-            [upper, (upper + ey * cfg.upper_teeth * iod * prof * (0.4 + 0.6 * size))[::-1]]
-        )
-        lower_teeth = np.concatenate([lower, (lower - ey * cfg.lower_teeth * iod * prof * size)[::-1]])
+        tooth_h = cfg.upper_teeth * iod * (0.4 + 0.6 * size)
+        upper_teeth = np.concatenate([upper, (upper + ey * tooth_h * prof)[::-1]])
+        size_lo = np.clip((aperture - 0.08) / 0.12, 0.0, 1.0)  # lower teeth only when well open
+        lower_teeth = np.concatenate([lower, (lower - ey * cfg.lower_teeth * iod * prof * size_lo)[::-1]])
         m_in = poly_mask(inner)
-        m_up = poly_mask(upper_teeth) * m_in
-        m_lo = poly_mask(lower_teeth) * m_in
-        # Shading: teeth darken towards the mouth corners and away from the lips.
-        ys, xs = np.mgrid[0:ph, 0:pw].astype(np.float32)
-        centre = inner.mean(0)
+        ys, xs = np.mgrid[0 : sh[0], 0 : sh[1]].astype(np.float32)
+        mid_x = float(inner[[0, n - 1], 0].mean())
         half_w = max(float(np.ptp(inner[:, 0])) / 2, 1.0)
-        corner = np.clip(1 - ((xs - centre[0]) / half_w) ** 2, 0, 1)
-        shade = (0.45 + 0.55 * corner)[..., None]
-        interior = np.empty_like(patch)
-        interior[:] = cavity
-        interior = interior * (0.7 + 0.3 * corner[..., None])
+        x_rel = (xs - mid_x) / half_w  # -1 .. 1 across the mouth
+        # Teeth fill the front of the mouth only; the corners stay dark (buccal corridor).
+        front = np.clip((0.85 - np.abs(x_rel)) / 0.25, 0, 1)
+        m_up = poly_mask(upper_teeth) * m_in * front
+        m_lo = poly_mask(lower_teeth) * m_in * np.clip((0.65 - np.abs(x_rel)) / 0.25, 0, 1)
+        # Upper-lip shadow at the top of the teeth, darker deeper in and towards the sides.
+        order = np.argsort(upper[:, 0])
+        lip_y = np.interp(xs[0], upper[order, 0], upper[order, 1])
+        depth = np.clip((ys - lip_y[None, :]) / max(tooth_h, 1.0), 0, 1)
+        shade = (0.85 + 0.15 * np.clip(depth / 0.25, 0, 1)) * (1 - 0.25 * depth) * (1 - 0.3 * np.abs(x_rel))
+        # Gaps between incisors, laterals and canines (widths in IOD, seen from the front).
+        x_face = (xs - mid_x) / iod
+        gaps = np.zeros_like(xs)
+        for edge in (0.0, 0.085, 0.15, 0.205):
+            for sgn in (1,) if edge == 0 else (1, -1):
+                gaps = np.maximum(gaps, np.exp(-(((x_face - sgn * edge) / 0.0045) ** 2)))
+        shade = (shade * (1 - 0.2 * gaps))[..., None]
+        interior = cavity * (0.6 + 0.4 * np.clip(1 - x_rel**2, 0, 1))[..., None]
         interior += (teeth * shade - interior) * m_up[..., None]
-        interior += (teeth * 0.8 * shade - interior) * (0.85 * m_lo[..., None])
+        interior += (teeth * 0.75 * shade - interior) * (0.5 * m_lo[..., None])
         m_soft = cv2.GaussianBlur(m_in, (0, 0), sigmaX=max(0.6, 0.004 * iod))
-        patch += (interior - patch) * np.minimum(m_in, m_soft)[..., None]
+        sub += (interior - sub) * np.minimum(m_in, m_soft)[..., None]
+        patch[by0:by1, bx0:bx1] = np.clip(sub + 0.5, 0, 255).astype(np.uint8)

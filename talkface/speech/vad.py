@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -12,15 +13,28 @@ VAD_CHUNK = 512  # samples per silero-vad decision at 16 kHz (32 ms)
 SPEECH_THRESHOLD = 0.5
 
 
-@lru_cache(maxsize=1)
-def _model():
-    from silero_vad import load_silero_vad
+VAD_CONTEXT = 64  # samples of the previous chunk the model sees with each chunk
 
-    return load_silero_vad(onnx=True)
+
+@lru_cache(maxsize=1)
+def _session():
+    """The ONNX model shipped in the silero-vad wheel, run with onnxruntime (no torch import)."""
+    import importlib.util
+
+    import onnxruntime
+
+    spec = importlib.util.find_spec("silero_vad")  # locate the package without importing it (torch)
+    path = Path(spec.submodule_search_locations[0]) / "data" / "silero_vad.onnx"
+    opts = onnxruntime.SessionOptions()
+    opts.inter_op_num_threads = opts.intra_op_num_threads = 1
+    return onnxruntime.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
 
 
 def speech_probability(samples: np.ndarray) -> np.ndarray:
     """Silero-vad speech probability for each 32 ms chunk.
+
+    The recurrent model is stepped chunk by chunk with its state and 64 samples of context, as
+    silero-vad's own ``OnnxWrapper.audio_forward`` does.
 
     Args:
         samples: ``(n,)`` float32 waveform at 16 kHz.
@@ -29,12 +43,18 @@ def speech_probability(samples: np.ndarray) -> np.ndarray:
         ``(ceil(n / 512),)`` float32 probabilities in [0, 1]; chunk ``k`` covers samples
         ``[512 k, 512 (k + 1))``.
     """
-    import torch
-
-    if len(samples) == 0:
-        return np.zeros(0, np.float32)
-    probs = _model().audio_forward(torch.from_numpy(np.ascontiguousarray(samples, np.float32)), SAMPLE_RATE)
-    return probs.numpy().reshape(-1).astype(np.float32)
+    n_chunks = -(-len(samples) // VAD_CHUNK)
+    x = np.zeros(VAD_CONTEXT + n_chunks * VAD_CHUNK, np.float32)
+    x[VAD_CONTEXT : VAD_CONTEXT + len(samples)] = samples
+    session = _session()
+    state = np.zeros((2, 1, 128), np.float32)
+    sr = np.array(SAMPLE_RATE, np.int64)
+    probs = np.empty(n_chunks, np.float32)
+    for k in range(n_chunks):
+        chunk = x[None, k * VAD_CHUNK : (k + 1) * VAD_CHUNK + VAD_CONTEXT]
+        out, state = session.run(None, {"input": chunk, "state": state, "sr": sr})
+        probs[k] = out[0, 0]
+    return probs
 
 
 def speech_mask(samples: np.ndarray, n_frames: int, fps: float, hangover: float = 0.12) -> np.ndarray:

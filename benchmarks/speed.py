@@ -1,0 +1,106 @@
+"""Real-time factor and peak memory of `talkface sync` on a 720p 25 fps talking clip.
+
+The 720p inputs are made from a shared 512x512 clip (scaled to 720 lines, padded to 1280 wide,
+played forwards and backwards until long enough) with the first 20 s / 60 s of a shared speech
+recording. Each measurement runs `talkface sync` in a fresh process; peak RSS is that process's
+``ru_maxrss``. Prints a table and the command that made it.
+
+    .venv/bin/python benchmarks/speed.py [--data ../shared/data] [--seconds 20 60] [--repeat 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+CLIP = "video/hdtf_katiehill_WDA_000.mp4"
+SPEECH = "audio/en_musetalk_eng.wav"
+
+
+def make_720p(clip: Path, seconds: float, out: Path) -> Path:
+    """Scale ``clip`` to 720 lines, pad to 1280x720, ping-pong it to ``seconds`` at 25 fps (no audio)."""
+    with av.open(str(clip)) as c:
+        frames = [f.reformat(width=720, height=720).to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    n = int(round(seconds * 25))
+    cycle = frames + frames[-2:0:-1]
+    with av.open(str(out), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 1280, 720, "yuv420p"
+        s.options = {"crf": "18", "preset": "veryfast"}
+        canvas = np.full((720, 1280, 3), 40, np.uint8)
+        for i in range(n):
+            canvas[:, 280:1000] = cycle[i % len(cycle)]
+            f = av.VideoFrame.from_ndarray(canvas, format="rgb24")
+            f.pts = i
+            c.mux(s.encode(f))
+        c.mux(s.encode(None))
+    return out
+
+
+def cut_audio(speech: Path, seconds: float, out: Path) -> Path:
+    """First ``seconds`` of ``speech`` as 16-bit wav at its own rate."""
+    import wave
+
+    with av.open(str(speech)) as c:
+        st = c.streams.audio[0]
+        rate = st.sample_rate
+        res = av.AudioResampler(format="s16", layout="mono", rate=rate)
+        pcm = np.concatenate([r.to_ndarray().reshape(-1) for f in c.decode(st) for r in res.resample(f)])
+    with wave.open(str(out), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm[: int(seconds * rate)].tobytes())
+    return out
+
+
+def measure(face: Path, audio: Path, out: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one `talkface sync` run in a child process."""
+    code = (
+        "import resource, sys, talkface\n"
+        f"talkface.sync({str(face)!r}, {str(out)!r}, audio={str(audio)!r}, quiet=True)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - t
+    return wall, int(proc.stdout.strip().splitlines()[-1]) / 1024
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    p.add_argument("--seconds", type=float, nargs="+", default=[20.0, 60.0])
+    p.add_argument("--repeat", type=int, default=1, help="runs per length; the fastest is reported")
+    args = p.parse_args()
+    print(f"$ {' '.join([Path(sys.executable).name, *sys.argv])}")
+    print(f"input: {CLIP} scaled+padded to 1280x720 @ 25 fps; speech: first N s of {SPEECH}")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for seconds in args.seconds:
+            face = make_720p(args.data / CLIP, seconds, tmp / f"face{seconds:g}.mp4")
+            audio = cut_audio(args.data / SPEECH, seconds, tmp / f"speech{seconds:g}.wav")
+            runs = [measure(face, audio, tmp / "out.mp4") for _ in range(args.repeat)]
+            wall = min(r[0] for r in runs)
+            rss = max(r[1] for r in runs)
+            rows.append((seconds, wall, wall / seconds, rss))
+    print(f"{'speech s':>9} {'wall s':>8} {'RTF':>6} {'peak RSS MiB':>13}")
+    for seconds, wall, rtf, rss in rows:
+        print(f"{seconds:9.1f} {wall:8.2f} {rtf:6.3f} {rss:13.0f}")
+    if len(rows) > 1:
+        print(f"peak RSS {rows[-1][0]:g} s vs {rows[0][0]:g} s: {100 * (rows[-1][3] / rows[0][3] - 1):+.1f}%")
+    print(f"(machine: {resource.getpagesize()} B pages; wall includes process start-up and imports)")
+
+
+if __name__ == "__main__":
+    main()
