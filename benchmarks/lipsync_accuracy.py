@@ -1,0 +1,116 @@
+"""Lip-sync accuracy by self-reenactment on the real clips of shared/data/video.
+
+Every clip is re-driven with its own speech twice: from its first frame as a photo, and from its
+frames in reverse time order as the face video (an engine that passed the input mouth through
+would score near zero there). The output's inner-lip aperture and mouth width (mediapipe) are
+compared frame by frame with the real clip's: Pearson r, the ratio of aperture standard
+deviations, and the width r, per clip and as means.
+
+    .venv/bin/python benchmarks/lipsync_accuracy.py [--data ../shared/data] [--clips N] [--json out.json]
+
+Note: the heuristic motion's two weights were chosen on these same clips (see
+talkface/motion/heuristic.py), so every clip counts as seen for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+import talkface
+from talkface.evaluation.mouth import follow_score, mouth_track
+from talkface.media.video import FaceMedia
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def first_frame(clip: Path, out: Path) -> Path:
+    """The clip's first frame as a PNG."""
+    import cv2
+
+    rgb = next(FaceMedia(clip).frames())
+    cv2.imwrite(str(out), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return out
+
+
+def reversed_video(clip: Path, out: Path) -> Path:
+    """The clip's frames in reverse order, same size and frame rate, no audio (near-lossless)."""
+    media = FaceMedia(clip)
+    frames = list(media.frames())[::-1]
+    with av.open(str(out), "w") as c:
+        s = c.add_stream("libx264", rate=Fraction(media.fps).limit_denominator(1001))
+        s.width, s.height, s.pix_fmt = (
+            media.width - media.width % 2,
+            media.height - media.height % 2,
+            "yuv420p",
+        )
+        s.options = {"crf": "12", "preset": "veryfast"}
+        for i, f in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f[: s.height, : s.width]), format="rgb24")
+            vf.pts = i
+            c.mux(s.encode(vf))
+        c.mux(s.encode(None))
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    p.add_argument("--clips", type=int, default=None, help="only the first N clips (alphabetical)")
+    p.add_argument("--json", type=Path, default=None, help="also write per-clip results here")
+    args = p.parse_args()
+    clips = sorted((args.data / "video").glob("*"))[: args.clips]
+    if not clips:
+        sys.exit(f"no clips in {args.data / 'video'}")
+    print(f"$ {' '.join([Path(sys.executable).name, *sys.argv])}")
+    rows = []
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for clip in clips:
+            real = mouth_track(clip)
+            fps = FaceMedia(clip).fps
+            row = {"clip": clip.name, "frames": len(real.aperture)}
+            inputs = {
+                "photo": (first_frame(clip, tmp / "face.png"), fps),
+                "reversed": (reversed_video(clip, tmp / "rev.mp4"), None),
+            }
+            for mode, (face, photo_fps) in inputs.items():
+                out = tmp / f"{mode}.mp4"
+                talkface.sync(face, out, audio=clip, fps=photo_fps, quiet=True)
+                score = follow_score(mouth_track(out), real)
+                row[mode] = vars(score)
+            rows.append(row)
+            cells = []
+            for mode in inputs:
+                m = row[mode]
+                cells.append(f"{mode} r {m['aperture_r']:+.2f} sd {m['std_ratio']:.2f} w {m['width_r']:+.2f}")
+            print(f"{clip.name:42s} " + " | ".join(cells), flush=True)
+    print()
+    print(
+        f"{'mode':10s} {'clips':>5s} {'aperture r':>10s} {'median r':>9s} {'std ratio':>9s} {'width r':>8s}"
+    )
+    summary = {}
+    for mode in ("photo", "reversed"):
+        r = np.array([row[mode]["aperture_r"] for row in rows])
+        sd = np.array([row[mode]["std_ratio"] for row in rows])
+        w = np.array([row[mode]["width_r"] for row in rows])
+        summary[mode] = {"aperture_r": r.mean(), "std_ratio": sd.mean(), "width_r": w.mean()}
+        print(
+            f"{mode:10s} {len(rows):5d} {r.mean():10.3f} {np.median(r):9.3f} {sd.mean():9.2f} {w.mean():8.3f}"
+        )
+    print(f"({len(rows)} clips in {time.perf_counter() - t0:.0f} s; engine warp, motion heuristic)")
+    if args.json:
+        args.json.write_text(json.dumps({"clips": rows, "summary": summary}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Metrics: lip-sync (aperture/width correlation, LMD) and their reports."""
