@@ -34,6 +34,7 @@ class WarpConfig:
     upper_teeth: float = 0.085  # height of visible upper teeth at full size
     lower_teeth: float = 0.045
     feather: float = 0.06  # soft edge of the paste-back mask
+    lip_inset: float = 0.03  # how far outside the inner-lip landmarks the lips are sampled
 
 
 _UP, _LO = np.array(L.UPPER_INNER), np.array(L.LOWER_INNER)
@@ -46,6 +47,10 @@ _BELOW = sorted(set(L.JAW + L.LOWER_FACE + L.CHIN) - set(_LIPS))
 _HANDLES = _LIPS + _BELOW + sorted(set(L.NOSE_BASE) - set(_LIPS) - set(_BELOW))
 _RING_FROM = L.JAW  # ring points are these jaw points pushed outwards
 _INDEX = {p: i for i, p in enumerate(_HANDLES)}
+# Inner-lip pairs without the corners (shared by both lips), and their rows in the mesh.
+_MID = [k for k, p in enumerate(L.UPPER_INNER) if p not in (L.UPPER_INNER[0], L.UPPER_INNER[-1])]
+_INNER_UP_ROWS = np.array([_INDEX[L.UPPER_INNER[k]] for k in _MID])
+_INNER_LO_ROWS = np.array([_INDEX[L.LOWER_INNER[k]] for k in _MID])
 
 
 def face_frame(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -155,6 +160,13 @@ class WarpRenderer:
         src = self._points(lm, iod)
         dst = src.copy()
         dst[: len(_HANDLES)] += disp[_HANDLES]
+        # Sample the lips from slightly outside the detected inner contour where the source mouth is
+        # open: the landmarks sit a pixel or two inside the teeth, and those edge pixels would
+        # otherwise stay on the lip line when a mouth is closed. They fall in the interior instead.
+        gap = fy[_LO[_MID]] - fy[_UP[_MID]]
+        inset = np.minimum(cfg.lip_inset * iod, 0.5 * np.clip(gap, 0, None))
+        src[_INNER_UP_ROWS] -= inset[:, None] * ey
+        src[_INNER_LO_ROWS] += inset[:, None] * ey
         return src, dst
 
     # -- pixels -----------------------------------------------------------------------------------
@@ -251,12 +263,11 @@ class WarpRenderer:
         Only the polygon's bounding box is touched. Colours come from the frame itself: the cavity is
         the lip colour darkened, the teeth an off-white scaled by the skin's brightness.
         """
-        if aperture * iod < 1.0:
-            return
         cfg = self.config
         h, w = frame.shape[:2]
-        bx0, by0 = np.maximum(np.floor(inner.min(0)).astype(int) - 2, 0)
-        bx1, by1 = np.minimum(np.ceil(inner.max(0)).astype(int) + 3, patch.shape[1::-1])
+        margin = 3 + int(0.03 * iod)  # room for the soft edges
+        bx0, by0 = np.maximum(np.floor(inner.min(0)).astype(int) - margin, 0)
+        bx1, by1 = np.minimum(np.ceil(inner.max(0)).astype(int) + margin, patch.shape[1::-1])
         if bx1 - bx0 < 2 or by1 - by0 < 2:
             return
         sub = patch[by0:by1, bx0:bx1].astype(np.float32)
@@ -269,9 +280,9 @@ class WarpRenderer:
 
         lip = sample([17, 84, 314, 0, 37, 267])
         skin = sample([4, 5, 195, 123, 352])
-        light = float(np.clip(skin @ np.array([0.299, 0.587, 0.114], np.float32) / 170.0, 0.35, 1.2))
+        light = float(np.clip(skin @ np.array([0.299, 0.587, 0.114], np.float32) / 150.0, 0.4, 1.15))
         cavity = lip * 0.2 + np.array([6, 1, 1], np.float32)
-        teeth = np.array([208, 198, 182], np.float32) * light
+        teeth = np.array([222, 212, 192], np.float32) * light
 
         def poly_mask(poly: np.ndarray) -> np.ndarray:
             m = np.zeros(sh, np.uint8)
@@ -285,7 +296,7 @@ class WarpRenderer:
         size = np.clip(aperture / 0.12, 0.0, 1.0)  # teeth show more as the mouth opens
         tooth_h = cfg.upper_teeth * iod * (0.4 + 0.6 * size)
         upper_teeth = np.concatenate([upper, (upper + ey * tooth_h * prof)[::-1]])
-        size_lo = np.clip((aperture - 0.08) / 0.12, 0.0, 1.0)  # lower teeth only when well open
+        size_lo = np.clip((aperture - 0.12) / 0.12, 0.0, 1.0)  # lower teeth only when well open
         lower_teeth = np.concatenate([lower, (lower - ey * cfg.lower_teeth * iod * prof * size_lo)[::-1]])
         m_in = poly_mask(inner)
         ys, xs = np.mgrid[0 : sh[0], 0 : sh[1]].astype(np.float32)
@@ -310,7 +321,27 @@ class WarpRenderer:
         shade = (shade * (1 - 0.2 * gaps))[..., None]
         interior = cavity * (0.6 + 0.4 * np.clip(1 - x_rel**2, 0, 1))[..., None]
         interior += (teeth * shade - interior) * m_up[..., None]
-        interior += (teeth * 0.75 * shade - interior) * (0.5 * m_lo[..., None])
+        interior += (teeth * 0.75 * shade - interior) * (0.35 * m_lo[..., None])
         m_soft = cv2.GaussianBlur(m_in, (0, 0), sigmaX=max(0.6, 0.004 * iod))
         sub += (interior - sub) * np.minimum(m_in, m_soft)[..., None]
+        # Where the lips (nearly) meet, a soft dark seam: the shadow line of a closed mouth, which also
+        # hides source pixels (teeth) that the inner-lip landmarks did not quite enclose.
+        closed = float(np.clip(1 - aperture / 0.04, 0, 1))
+        if closed > 0:
+            mid = (upper + lower) / 2
+            # Extend past the corners, where a smile's dark corridor lies outside the landmarks.
+            reach = 0.04 * iod
+            head = mid[0] + reach * (mid[0] - mid[1]) / (np.linalg.norm(mid[0] - mid[1]) + 1e-6)
+            tail = mid[-1] + reach * (mid[-1] - mid[-2]) / (np.linalg.norm(mid[-1] - mid[-2]) + 1e-6)
+            mid = np.round(np.concatenate([head[None], mid, tail[None]]) * 16).astype(np.int32)
+            ends = np.clip(1 - (np.abs(x_rel) / 1.2) ** 8, 0, 1) * closed
+
+            def band(thickness: float, blur: float) -> np.ndarray:
+                m = np.zeros(sh, np.uint8)
+                t = max(1, int(round(thickness)))
+                cv2.polylines(m, [mid], False, 255, thickness=t, lineType=cv2.LINE_AA, shift=4)
+                return cv2.GaussianBlur(m.astype(np.float32) / 255.0, (0, 0), sigmaX=max(0.5, blur)) * ends
+
+            sub += (lip - sub) * band(0.06 * iod, 0.01 * iod)[..., None]  # lip colour over stray pixels
+            sub += (lip * 0.45 - sub) * (0.85 * band(0.012 * iod, 0.006 * iod))[..., None]  # the seam line
         patch[by0:by1, bx0:bx1] = np.clip(sub + 0.5, 0, 255).astype(np.uint8)
