@@ -89,3 +89,23 @@ def test_frame_schedule_pingpong_and_loop() -> None:
     assert frame_schedule(3, 8).tolist() == [0, 1, 2, 1, 0, 1, 2, 1]
     assert frame_schedule(3, 8, loop=True).tolist() == [0, 1, 2, 0, 1, 2, 0, 1]
     assert frame_schedule(10, 4).tolist() == [0, 1, 2, 3]
+
+
+def test_largest_of_several_faces_is_animated(tmp_path) -> None:
+    import cv2
+
+    small = cv2.resize(read_frames(data_file("image/woman_happy_sadtalker.png"))[0], (128, 128))
+    large = read_frames(data_file("image/chalamet_dreamtalk_f30.png"))[0]
+    canvas = np.full((256, 448, 3), 200, np.uint8)
+    canvas[64:192, 16:144] = small
+    canvas[:, 176:432] = large
+    photo = tmp_path / "two_faces.png"
+    cv2.imwrite(str(photo), cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
+    out = tmp_path / "out.mp4"
+    talkface.sync(photo, out, audio=data_file("audio/es_dreamtalk_spanish1.wav"), quiet=True)
+    frames = np.stack(read_frames(out)).astype(int)
+    change = np.abs(frames - canvas).mean(axis=(0, 3))  # mean change per pixel over the video
+    small_face = change[64:192, 16:144].mean()  # only codec noise
+    large_mouth = change[150:230, 240:370].mean()
+    assert small_face < 3, "the small face was changed"
+    assert large_mouth > 4 * small_face, "the large face was not animated"

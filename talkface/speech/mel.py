@@ -68,11 +68,14 @@ def mel_filterbank(
     return weights.astype(np.float32)
 
 
-def stft_magnitude(samples: np.ndarray) -> np.ndarray:
+def stft_magnitude(samples: np.ndarray, block: int = 2048) -> np.ndarray:
     """Centred, reflect-padded STFT magnitude with a periodic Hann window.
+
+    Computed ``block`` frames at a time, so temporary memory does not grow with the audio length.
 
     Args:
         samples: ``(n,)`` float waveform.
+        block: STFT frames per block.
 
     Returns:
         ``(N_FFT // 2 + 1, 1 + n // HOP_LENGTH)`` float32 magnitudes.
@@ -80,9 +83,12 @@ def stft_magnitude(samples: np.ndarray) -> np.ndarray:
     x = np.pad(np.asarray(samples, np.float64), N_FFT // 2, mode="reflect")
     n_frames = 1 + (len(x) - N_FFT) // HOP_LENGTH
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(WIN_LENGTH) / WIN_LENGTH)
-    idx = np.arange(N_FFT)[None, :] + HOP_LENGTH * np.arange(n_frames)[:, None]
-    frames = x[idx] * window
-    return np.abs(np.fft.rfft(frames, n=N_FFT, axis=1)).T.astype(np.float32)
+    out = np.empty((N_FFT // 2 + 1, n_frames), np.float32)
+    for start in range(0, n_frames, block):
+        stop = min(start + block, n_frames)
+        idx = np.arange(N_FFT)[None, :] + HOP_LENGTH * np.arange(start, stop)[:, None]
+        out[:, start:stop] = np.abs(np.fft.rfft(x[idx] * window, n=N_FFT, axis=1)).T
+    return out
 
 
 def melspectrogram(samples: np.ndarray) -> np.ndarray:
