@@ -301,7 +301,10 @@ def _run(
                 if rest_width is None:
                     rest_width = width
                 rest_width += REST_WIDTH_RATE * (width - rest_width)
-                renderer.render(rgb, lm, float(target_ap[i]), rest_width * float(width_gain[i]), inplace=True)
+                target_w = rest_width * float(width_gain[i])
+                renderer.render(
+                    rgb, lm, float(target_ap[i]), target_w, float(drive.rounding[i]), inplace=True
+                )
                 faces += 1
             writer.write(rgb)
             progress.update()

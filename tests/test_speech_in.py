@@ -69,3 +69,44 @@ def test_vad_marks_pause_as_silence() -> None:
     pause = slice(int(len(x) / SAMPLE_RATE * 25) + 6, int((len(x) + len(gap)) / SAMPLE_RATE * 25) - 6)
     assert not mask[pause].any()
     assert mask[:10].sum() + mask[-20:].sum() > 5
+
+
+@pytest.mark.parametrize(
+    ("fmt", "codec", "rate", "layout"),
+    [
+        ("flac", "flac", 44100, "stereo"),
+        ("m4a", "aac", 48000, "stereo"),
+        ("ogg", "libopus", 24000, "mono"),
+        ("mp3", "libmp3lame", 22050, "mono"),
+    ],
+)
+def test_load_audio_other_formats(tmp_path, fmt: str, codec: str, rate: int, layout: str) -> None:
+    import av
+
+    from talkface.media.audio import resample
+
+    reference = load_audio(data_file("audio/es_dreamtalk_spanish1.wav"))
+    x = resample(reference, SAMPLE_RATE, rate)
+    path = tmp_path / f"speech.{fmt}"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream(codec, rate=rate)
+        s.layout = layout
+        channels = 2 if layout == "stereo" else 1
+        step = 1024
+        for start in range(0, len(x), step):
+            chunk = np.repeat(x[None, start : start + step], channels, axis=0).astype(np.float32)
+            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
+            frame.sample_rate, frame.pts = rate, start
+            for packet in s.encode(frame):
+                c.mux(packet)
+        for packet in s.encode(None):
+            c.mux(packet)
+    y = load_audio(path)
+    assert abs(len(y) - len(reference)) < 0.06 * SAMPLE_RATE
+    n = min(len(y), len(reference)) - 4000
+    # Same waveform back (codec delay of up to a few ms allowed): best correlation over small lags.
+    best = max(
+        np.corrcoef(y[2000 + lag : 2000 + lag + n - 2000], reference[2000:n])[0, 1]
+        for lag in range(0, 1200, 8)
+    )
+    assert best > 0.9

@@ -5,7 +5,7 @@ high F1 (~700-800 Hz), close vowels (/i/, /u/) and bilabial closures a low one (
 *Acoustic Phonetics*, ch. 6). Lip spreading raises F2 and rounding lowers it. So per video frame:
 
 - opening drive  = z(log energy 250-900 Hz) + 2 z(spectral centroid 250-1000 Hz)
-- width drive    = z(spectral centroid 800-3000 Hz)
+- width drive    = z(spectral centroid 800-3000 Hz); its negative part is lip rounding
 
 z-scored over the voiced (VAD) frames of the utterance, read one frame ahead (the mouth moves
 before the sound), forced closed in VAD silence and smoothed. On the 50 real clips of
@@ -32,6 +32,7 @@ F1_WEIGHT = 2.0
 LEAD_FRAMES = 1  # video frames the mouth leads the sound
 SILENCE_Z = -3.0  # opening drive in silence (well below any speech value: closed)
 SMOOTH_SIGMA = 1.5  # video frames
+ROUNDING_Z = 1.5  # width drive (z) below which the lips count as fully rounded
 
 
 @dataclass
@@ -41,11 +42,13 @@ class MouthMotion:
     Attributes:
         opening: ``(n,)`` float32 z-score of jaw/mouth opening (silence ~ -3).
         width: ``(n,)`` float32 z-score of mouth width (spread > 0 > rounded).
+        rounding: ``(n,)`` float32 lip rounding in [0, 1] (0 in silence).
         speech: ``(n,)`` bool voice activity per frame.
     """
 
     opening: np.ndarray
     width: np.ndarray
+    rounding: np.ndarray
     speech: np.ndarray
 
     def __len__(self) -> int:
@@ -100,8 +103,10 @@ def heuristic_motion(samples: np.ndarray, n_frames: int, fps: float) -> MouthMot
     width = np.where(speech, width, 0.0)
     opening = np.concatenate([opening[LEAD_FRAMES:], np.full(LEAD_FRAMES, SILENCE_Z)])[:n_frames]
     width = np.concatenate([width[LEAD_FRAMES:], np.zeros(LEAD_FRAMES)])[:n_frames]
+    width = gaussian_filter1d(width, SMOOTH_SIGMA).astype(np.float32)
     return MouthMotion(
         opening=gaussian_filter1d(opening, SMOOTH_SIGMA).astype(np.float32),
-        width=gaussian_filter1d(width, SMOOTH_SIGMA).astype(np.float32),
+        width=width,
+        rounding=np.clip(-width / ROUNDING_Z, 0, 1).astype(np.float32),
         speech=speech,
     )

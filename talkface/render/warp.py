@@ -34,6 +34,7 @@ class WarpConfig:
     upper_teeth: float = 0.085  # height of visible upper teeth at full size
     lower_teeth: float = 0.045
     feather: float = 0.06  # soft edge of the paste-back mask
+    pout: float = 0.02  # outer-lip outward shift at full rounding
     lip_inset: float = 0.03  # how far outside the inner-lip landmarks the lips are sampled
 
 
@@ -118,13 +119,17 @@ class WarpRenderer:
         pts = self._points(opened, iod)
         self._triangles = Delaunay(pts).simplices.astype(np.int32)
 
-    def target_points(self, lm: np.ndarray, aperture: float, width: float) -> tuple[np.ndarray, np.ndarray]:
+    def target_points(
+        self, lm: np.ndarray, aperture: float, width: float, rounding: float = 0.0
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Source and destination mesh points for a target mouth shape.
 
         Args:
             lm: ``(478, 2)`` float32 pixel landmarks of the frame.
             aperture: target inner-lip aperture |p13 - p14| / IOD (>= 0).
             width: target mouth width |p61 - p291| / IOD.
+            rounding: lip rounding in [0, 1]: the opening becomes rounder (evenly open across a
+                narrower mouth) and the protruding lips look fuller.
 
         Returns:
             ``(src, dst)``: ``(n, 2)`` float32 pixel points before and after the move.
@@ -139,11 +144,13 @@ class WarpRenderer:
         # Inner-lip gap profile: widest in the middle, closed at the corners.
         half_inner = max(abs(fx[308] - fx[78]) / 2, 1e-3)
         u = np.clip((fx[_UP] + fx[_LO]) / 2 / half_inner, -1, 1)
-        delta = aperture * iod * (1 - u * u) ** cfg.gap_exponent - (fy[_LO] - fy[_UP])
+        exponent = cfg.gap_exponent * (1 - 0.6 * rounding)
+        delta = aperture * iod * (1 - u * u) ** exponent - (fy[_LO] - fy[_UP])
         dy[_UP] = -cfg.upper_share * delta
         dy[_LO] = (1 - cfg.upper_share) * delta
-        dy[_UP_OUT] = 0.8 * dy[_UP_IN_OF_OUT]
-        dy[_LO_OUT] = dy[_LO_IN_OF_OUT]
+        pout = cfg.pout * iod * rounding  # protruding lips show more of their red
+        dy[_UP_OUT] = 0.8 * dy[_UP_IN_OF_OUT] - pout
+        dy[_LO_OUT] = dy[_LO_IN_OF_OUT] + pout
         lower_centre_dy = dy[L.LOWER_LIP_INNER]
         # Jaw and chin hinge: full lower-lip motion at and below the lower lip, none at corner height.
         t = np.clip(fy[_BELOW] / max(fy[17], 1e-3), 0, 1)
@@ -171,7 +178,13 @@ class WarpRenderer:
 
     # -- pixels -----------------------------------------------------------------------------------
     def render(
-        self, frame: np.ndarray, lm: np.ndarray, aperture: float, width: float, inplace: bool = False
+        self,
+        frame: np.ndarray,
+        lm: np.ndarray,
+        aperture: float,
+        width: float,
+        rounding: float = 0.0,
+        inplace: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Render one frame.
 
@@ -180,6 +193,7 @@ class WarpRenderer:
             lm: ``(478, 2)`` float32 pixel landmarks of the face in ``frame``.
             aperture: target inner-lip aperture over IOD.
             width: target mouth width over IOD.
+            rounding: lip rounding in [0, 1] (see :meth:`target_points`).
             inplace: draw into ``frame`` instead of a copy (saves a frame copy).
 
         Returns:
@@ -188,7 +202,7 @@ class WarpRenderer:
         """
         self._ensure_topology(lm)
         h, w = frame.shape[:2]
-        src, dst = self.target_points(lm, max(aperture, 0.0), width)
+        src, dst = self.target_points(lm, max(aperture, 0.0), width, float(np.clip(rounding, 0, 1)))
         _, _, ey, iod = face_frame(lm)
         both = np.concatenate([src, dst])
         x0, y0 = np.floor(both.min(0)).astype(int)
