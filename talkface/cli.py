@@ -32,7 +32,8 @@ def _add_render_options(p: argparse.ArgumentParser) -> None:
         "--motion",
         choices=MOTIONS,
         default="heuristic",
-        help="audio -> mouth model: heuristic = formant-band acoustics (default)",
+        help="speech -> mouth model: heuristic = formant-band acoustics for --audio, "
+        "visemes from espeak-ng's phoneme timing for --text (default)",
     )
     p.add_argument(
         "--fps",

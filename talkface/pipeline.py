@@ -31,6 +31,7 @@ from talkface.face.track import FaceTracker, FrameFace
 from talkface.media.audio import SAMPLE_RATE, Speech, load_audio, resample
 from talkface.media.video import FaceMedia, VideoWriter, audio_format
 from talkface.motion.heuristic import heuristic_motion
+from talkface.motion.visemes import viseme_motion
 from talkface.render.warp import WarpRenderer
 
 ENGINES = ("warp",)
@@ -161,7 +162,8 @@ def sync(
         text: text to speak with espeak-ng instead of ``audio``.
         lang: language of ``text`` (``en``, ``zh``, any espeak-ng voice).
         engine: renderer; ``"warp"`` (training-free mesh warp).
-        motion: audio -> mouth model; ``"heuristic"`` (formant-band acoustics).
+        motion: speech -> mouth model; ``"heuristic"``: formant-band acoustics for audio, and
+            for ``text`` the visemes of espeak-ng's exact phoneme timing.
         fps: frame rate for a photo (default 25); videos keep their own.
         pads: ``(top, bottom, left, right)`` pixels added around the warped lower face.
         box: fixed face box ``(top, bottom, left, right)`` in pixels; skips detection.
@@ -278,8 +280,11 @@ def _run(
         total=n_out, disable=quiet, delay=PROGRESS_DELAY, unit="frame", file=terminal, leave=False
     )
 
-    # Stage A: audio -> target mouth shape per output frame.
-    drive = heuristic_motion(speech.samples, n_out, media.fps)
+    # Stage A: speech -> target mouth shape per output frame (exact visemes for synthesised text).
+    if speech.phonemes:
+        drive = viseme_motion(speech.phonemes, n_out, media.fps)
+    else:
+        drive = heuristic_motion(speech.samples, n_out, media.fps)
     mean_ap, std_ap = TYPICAL_APERTURE
     target_ap = np.clip(mean_ap + std_ap * drive.opening, 0.0, MAX_APERTURE)
     width_gain = 1 + WIDTH_GAIN * np.clip(drive.width, -2.5, 2.5)

@@ -138,6 +138,6 @@ def synthesize(text: str, lang: str = "en") -> tuple[np.ndarray, int, list[tuple
     phonemes: list[tuple[float, float, str]] = []
     for k, (sample, name) in enumerate(events):
         end = events[k + 1][0] if k + 1 < len(events) else len(pcm)
-        if name and name not in ("_", "_:", "_!", "||", "|"):
+        if name and not name.startswith(("_", "|")):  # "_", "_:", "_|", "||" ... are pauses
             phonemes.append((sample / rate, end / rate, name))
     return pcm, rate, phonemes
