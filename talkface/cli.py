@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from talkface.errors import TalkfaceError
+from talkface.face.quiet import silence_native_stderr_for_process
 from talkface.media.video import DEFAULT_FPS
 from talkface.pipeline import ENGINES, MOTIONS, sync
 
@@ -153,6 +154,7 @@ def demo_face(folder: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``talkface`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
+    silence_native_stderr_for_process()
     try:
         if args.command == "sync":
             result = sync(
