@@ -26,19 +26,22 @@ import av
 import numpy as np
 
 import talkface
-from talkface.evaluation.mouth import follow_score, mouth_track
+from talkface.evaluation.mouth import MouthTrack, follow_score, mouth_track
 from talkface.media.video import FaceMedia
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def first_frame(clip: Path, out: Path) -> Path:
-    """The clip's first frame as a PNG."""
+def first_frame(clip: Path, real: MouthTrack, out: Path) -> Path:
+    """The clip's first frame with a face (usually frame 0) as a PNG."""
     import cv2
 
-    rgb = next(FaceMedia(clip).frames())
-    cv2.imwrite(str(out), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    return out
+    first = int(np.flatnonzero(~np.isnan(real.aperture))[0])
+    for i, rgb in enumerate(FaceMedia(clip).frames()):
+        if i == first:
+            cv2.imwrite(str(out), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+            return out
+    raise ValueError(f"{clip}: frame {first} not decoded")
 
 
 def reversed_video(clip: Path, out: Path) -> Path:
@@ -80,7 +83,7 @@ def main() -> None:
             fps = FaceMedia(clip).fps
             row = {"clip": clip.name, "frames": len(real.aperture)}
             inputs = {
-                "photo": (first_frame(clip, tmp / "face.png"), fps),
+                "photo": (first_frame(clip, real, tmp / "face.png"), fps),
                 "reversed": (reversed_video(clip, tmp / "rev.mp4"), None),
             }
             for mode, (face, photo_fps) in inputs.items():
