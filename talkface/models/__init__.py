@@ -1,0 +1,1 @@
+"""Research networks, one file each, with the published parameter names."""

@@ -1,0 +1,80 @@
+"""Checkpoints in the published Wav2Lip format.
+
+A file is ``torch.save({"state_dict", "optimizer", "global_step", "global_epoch"})``; weights
+saved from ``nn.DataParallel`` carry a ``module.`` prefix, which is stripped on load (as
+``Wav2Lip:inference.py:load_model`` does) before a strict ``load_state_dict``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from talkface.errors import TalkfaceError
+
+
+def load_checkpoint(
+    path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None
+) -> dict:
+    """Load a published-format checkpoint into ``model`` (and ``optimizer``) strictly.
+
+    Args:
+        path: ``.pth`` file (``{"state_dict": ...}``, optionally with optimizer and step counters;
+            a bare state dict is accepted too).
+        model: the network to fill; its architecture (width) must match the file.
+        optimizer: optional, restored when the file has an ``optimizer`` entry.
+
+    Returns:
+        The file's dict (``global_step``, ``global_epoch`` ... as saved).
+
+    Raises:
+        TalkfaceError: missing or unreadable file, or weights that do not fit ``model``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise TalkfaceError("checkpoint not found", path)
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - pickle/zip errors of many kinds
+        raise TalkfaceError(f"cannot read checkpoint ({type(exc).__name__})", path) from None
+    if not isinstance(data, dict):
+        raise TalkfaceError("not a checkpoint dictionary", path)
+    state = data.get("state_dict", data)
+    state = {k.replace("module.", "", 1) if k.startswith("module.") else k: v for k, v in state.items()}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        raise TalkfaceError(
+            f"weights do not fit {type(model).__name__} ({first[1].strip() if len(first) > 1 else first[0]})",
+            path,
+        ) from None
+    if optimizer is not None and data.get("optimizer"):
+        optimizer.load_state_dict(data["optimizer"])
+    return data
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    global_step: int = 0,
+    global_epoch: int = 0,
+) -> Path:
+    """Write ``model`` in the published format, atomically (temporary file, then rename)."""
+    path = Path(path)
+    data = {
+        "state_dict": model.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "global_step": global_step,
+        "global_epoch": global_epoch,
+    }
+    fd, tmp = tempfile.mkstemp(suffix=".pth", dir=path.parent)
+    os.close(fd)
+    torch.save(data, tmp)
+    os.replace(tmp, path)
+    return path
