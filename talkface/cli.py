@@ -27,7 +27,15 @@ def _add_render_options(p: argparse.ArgumentParser) -> None:
         "--engine",
         choices=ENGINES,
         default="warp",
-        help="renderer: warp = training-free mesh warp of the real lips and jaw (default)",
+        help="warp = training-free mesh warp of the real lips and jaw (default); "
+        "wav2lip = the Wav2Lip generator (needs --checkpoint)",
+    )
+    p.add_argument(
+        "--checkpoint",
+        "--checkpoint_path",
+        type=Path,
+        default=None,
+        help="weights for a neural engine: a wav2lip.pth / wav2lip_gan.pth file in the published format",
     )
     p.add_argument(
         "--motion",
@@ -131,6 +139,7 @@ def _render_kwargs(args: argparse.Namespace) -> dict:
     return dict(
         engine=args.engine,
         motion=args.motion,
+        checkpoint=args.checkpoint,
         fps=args.fps,
         pads=tuple(args.pads),
         box=tuple(args.box) if args.box else None,

@@ -23,24 +23,16 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from talkface.engines import Engine, Rendered
 from talkface.errors import TalkfaceError
-from talkface.face.landmarks import mouth_width
 from talkface.face.quiet import native_stderr_silenced
 from talkface.face.smooth import MAX_BRIDGE, bridge_gaps, smooth_track
 from talkface.face.track import FaceTracker, FrameFace
 from talkface.media.audio import SAMPLE_RATE, Speech, load_audio, resample
 from talkface.media.video import FaceMedia, VideoWriter, audio_format
-from talkface.motion.heuristic import heuristic_motion
-from talkface.motion.visemes import viseme_motion
-from talkface.render.warp import WarpRenderer
 
-ENGINES = ("warp",)
+ENGINES = ("warp", "wav2lip")
 MOTIONS = ("heuristic",)
-# Mean and std of the inner-lip aperture / IOD while speaking, over the real clips of shared/data
-# (per-clip means 0.07-0.135, stds 0.04-0.076): the opening drive (z units) is mapped onto it.
-TYPICAL_APERTURE = (0.10, 0.065)
-MAX_APERTURE = 0.32
-REST_WIDTH_RATE = 0.02  # per frame: running estimate of the face's own mouth width
 LOOKAHEAD = MAX_BRIDGE + 4  # frames held back for gap bridging and smoothing
 WIDTH_GAIN = 0.05  # relative mouth-width change per unit of width drive
 PROGRESS_DELAY = 1.0  # seconds before a progress bar appears
@@ -76,6 +68,17 @@ class SyncResult:
             f"{self.frames - self.faces}; {self.speech_seconds:.2f} s of speech in {self.wall_seconds:.2f} s "
             f"(real-time factor {self.rtf:.2f})"
         )
+
+
+def make_engine(name: str, pads: tuple[int, int, int, int], checkpoint: str | Path | None) -> Engine:
+    """Build the engine called ``name`` (see :data:`ENGINES`)."""
+    if name == "wav2lip":
+        from talkface.engines.wav2lip import Wav2LipEngine
+
+        return Wav2LipEngine(checkpoint, pads=pads)
+    from talkface.engines.warp import WarpEngine
+
+    return WarpEngine(pads=pads)
 
 
 def load_speech(audio: str | Path | None = None, text: str | None = None, lang: str = "en") -> Speech:
@@ -145,6 +148,7 @@ def sync(
     *,
     engine: str = "warp",
     motion: str = "heuristic",
+    checkpoint: str | Path | None = None,
     fps: float | None = None,
     pads: tuple[int, int, int, int] = (0, 0, 0, 0),
     box: tuple[int, int, int, int] | None = None,
@@ -161,9 +165,11 @@ def sync(
         audio: speech file (any format PyAV reads, or a video's audio track).
         text: text to speak with espeak-ng instead of ``audio``.
         lang: language of ``text`` (``en``, ``zh``, any espeak-ng voice).
-        engine: renderer; ``"warp"`` (training-free mesh warp).
+        engine: ``"warp"`` (training-free mesh warp, default) or ``"wav2lip"`` (the published
+            generator; needs ``checkpoint``).
         motion: speech -> mouth model; ``"heuristic"``: formant-band acoustics for audio, and
-            for ``text`` the visemes of espeak-ng's exact phoneme timing.
+            for ``text`` the visemes of espeak-ng's exact phoneme timing (``warp`` engine).
+        checkpoint: weights for a neural engine (``wav2lip``: a published-format ``.pth``).
         fps: frame rate for a photo (default 25); videos keep their own.
         pads: ``(top, bottom, left, right)`` pixels added around the warped lower face.
         box: fixed face box ``(top, bottom, left, right)`` in pixels; skips detection.
@@ -184,8 +190,11 @@ def sync(
         raise TalkfaceError(f"unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
     if motion not in MOTIONS:
         raise TalkfaceError(f"unknown motion model {motion!r} (choose from {', '.join(MOTIONS)})")
+    if engine == "wav2lip" and checkpoint is None:
+        raise TalkfaceError("the wav2lip engine needs --checkpoint (a wav2lip.pth / wav2lip_gan.pth file)")
     media = FaceMedia(face, fps=fps, resize_factor=resize_factor)
     speech = load_speech(audio, text, lang)
+    renderer = make_engine(engine, pads=pads, checkpoint=checkpoint)
     cv_threads = cv2.getNumThreads()
     cv2.setNumThreads(1)  # decoder, tracker, renderer and encoder threads already fill the cores
     try:
@@ -196,7 +205,7 @@ def sync(
                 Path(out),
                 terminal,
                 start,
-                pads=pads,
+                engine=renderer,
                 box=box,
                 nosmooth=nosmooth,
                 loop=loop,
@@ -269,50 +278,39 @@ def _run(
     terminal,
     start: float,
     *,
-    pads: tuple[int, int, int, int],
+    engine: Engine,
     box: tuple[int, int, int, int] | None,
     nosmooth: bool,
     loop: bool,
     quiet: bool,
 ) -> SyncResult:
     n_out = max(1, int(round(speech.duration * media.fps)))
-    progress = tqdm(
-        total=n_out, disable=quiet, delay=PROGRESS_DELAY, unit="frame", file=terminal, leave=False
+    progress = tqdm(  # only on a terminal: logs and captured stderr stay clean
+        total=n_out,
+        disable=quiet or not terminal.isatty(),
+        delay=PROGRESS_DELAY,
+        unit="frame",
+        file=terminal,
+        leave=False,
     )
-
-    # Stage A: speech -> target mouth shape per output frame (exact visemes for synthesised text).
-    if speech.phonemes:
-        drive = viseme_motion(speech.phonemes, n_out, media.fps)
-    else:
-        drive = heuristic_motion(speech.samples, n_out, media.fps)
-    mean_ap, std_ap = TYPICAL_APERTURE
-    target_ap = np.clip(mean_ap + std_ap * drive.opening, 0.0, MAX_APERTURE)
-    width_gain = 1 + WIDTH_GAIN * np.clip(drive.width, -2.5, 2.5)
-
-    renderer = WarpRenderer(pads=pads)
+    engine.prepare(speech, n_out, media.fps)
     rate, channels = audio_format(speech.source) if speech.source else (speech.pcm_rate, 1)
     tracker = FaceTracker(box=box, static=media.is_photo)
     track = _Track(smooth=not nosmooth and not media.is_photo)
-    rest_width: float | None = None
     store: _FrameStore | None = None
     spill = not media.is_photo and (media.n_frames_hint == 0 or media.n_frames_hint < n_out)
     faces = 0
     with VideoWriter(out, media.width, media.height, media.fps, rate, channels) as writer:
 
         def emit(i: int, rgb: np.ndarray, lm: np.ndarray | None) -> None:
-            nonlocal faces, rest_width
-            if lm is not None:
-                width = float(mouth_width(lm))
-                if rest_width is None:
-                    rest_width = width
-                rest_width += REST_WIDTH_RATE * (width - rest_width)
-                target_w = rest_width * float(width_gain[i])
-                renderer.render(
-                    rgb, lm, float(target_ap[i]), target_w, float(drive.rounding[i]), inplace=True
-                )
-                faces += 1
-            writer.write(rgb)
-            progress.update()
+            write(engine.submit(i, rgb, lm))
+
+        def write(done: list[Rendered]) -> None:
+            nonlocal faces
+            for frame, rendered in done:
+                writer.write(frame)
+                faces += rendered
+                progress.update()
 
         try:
             # Forward run: output frame i is source frame i.
@@ -348,6 +346,7 @@ def _run(
                 for i in range(n_source, n_out):
                     k = int(schedule[i])
                     emit(i, photo.copy() if media.is_photo else store[k].copy(), track.final[k])
+            write(engine.flush())
         finally:
             tracker.close()
             if store is not None:

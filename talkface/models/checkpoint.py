@@ -17,6 +17,33 @@ from torch import nn
 from talkface.errors import TalkfaceError
 
 
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """The weights of a checkpoint file with any ``module.`` prefix stripped.
+
+    Raises:
+        TalkfaceError: missing or unreadable file.
+    """
+    return _strip(_read(Path(path)).get("state_dict") or {})
+
+
+def _read(path: Path) -> dict:
+    if not path.is_file():
+        raise TalkfaceError("checkpoint not found", path)
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - pickle/zip errors of many kinds
+        raise TalkfaceError(f"cannot read checkpoint ({type(exc).__name__})", path) from None
+    if not isinstance(data, dict):
+        raise TalkfaceError("not a checkpoint dictionary", path)
+    if "state_dict" not in data:  # a bare state dict
+        data = {"state_dict": data}
+    return data
+
+
+def _strip(state: dict) -> dict:
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
 def load_checkpoint(
     path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None
 ) -> dict:
@@ -35,16 +62,8 @@ def load_checkpoint(
         TalkfaceError: missing or unreadable file, or weights that do not fit ``model``.
     """
     path = Path(path)
-    if not path.is_file():
-        raise TalkfaceError("checkpoint not found", path)
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - pickle/zip errors of many kinds
-        raise TalkfaceError(f"cannot read checkpoint ({type(exc).__name__})", path) from None
-    if not isinstance(data, dict):
-        raise TalkfaceError("not a checkpoint dictionary", path)
-    state = data.get("state_dict", data)
-    state = {k.replace("module.", "", 1) if k.startswith("module.") else k: v for k, v in state.items()}
+    data = _read(path)
+    state = _strip(data["state_dict"])
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
