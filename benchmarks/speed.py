@@ -2,8 +2,8 @@
 
 The 720p inputs are made from a shared 512x512 clip (scaled to 720 lines, padded to 1280 wide,
 played forwards and backwards until long enough) with the first 20 s / 60 s of a shared speech
-recording. Each measurement runs `talkface sync` in a fresh process; peak RSS is that process's
-``ru_maxrss``. Prints a table and the command that made it.
+recording. Each measurement runs `talkface sync` in a fresh process; peak RSS is that process's high-water
+mark ``VmHWM`` (kB, from /proc). Prints a table and the command that made it.
 
     .venv/bin/python benchmarks/speed.py [--data ../shared/data] [--seconds 20 60] [--repeat 1]
 """
@@ -11,7 +11,7 @@ recording. Each measurement runs `talkface sync` in a fresh process; peak RSS is
 from __future__ import annotations
 
 import argparse
-import resource
+import os
 import subprocess
 import sys
 import tempfile
@@ -65,10 +65,12 @@ def cut_audio(speech: Path, seconds: float, out: Path) -> Path:
 
 def measure(face: Path, audio: Path, out: Path) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of one `talkface sync` run in a child process."""
+    # VmHWM, not ru_maxrss: a forked child's ru_maxrss starts at its parent's RSS (kept across exec),
+    # and this parent has just held a whole clip in memory to build the input.
     code = (
-        "import resource, sys, talkface\n"
+        "import talkface\n"
         f"talkface.sync({str(face)!r}, {str(out)!r}, audio={str(audio)!r}, quiet=True)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])\n"
     )
     t = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -99,7 +101,7 @@ def main() -> None:
         print(f"{seconds:9.1f} {wall:8.2f} {rtf:6.3f} {rss:13.0f}")
     if len(rows) > 1:
         print(f"peak RSS {rows[-1][0]:g} s vs {rows[0][0]:g} s: {100 * (rows[-1][3] / rows[0][3] - 1):+.1f}%")
-    print(f"(machine: {resource.getpagesize()} B pages; wall includes process start-up and imports)")
+    print(f"({os.cpu_count()} CPUs; wall includes process start-up and imports)")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from talkface.errors import TalkfaceError
 from talkface.face.quiet import silence_native_stderr_for_process
-from talkface.media.video import DEFAULT_FPS
+from talkface.media.video import DEFAULT_FPS, PRESETS, VIDEO_PRESET
 from talkface.pipeline import ENGINES, MOTIONS, sync
 
 DEMO_TEXT = (
@@ -78,6 +78,12 @@ def _add_render_options(p: argparse.ArgumentParser) -> None:
         "--loop",
         action="store_true",
         help="cycle a video shorter than the speech (default: ping-pong it back and forth)",
+    )
+    p.add_argument(
+        "--preset",
+        choices=PRESETS,
+        default=VIDEO_PRESET,
+        help=f"x264 preset (default {VIDEO_PRESET}): slower presets make smaller files at the same quality",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary line")
 
@@ -146,6 +152,7 @@ def _render_kwargs(args: argparse.Namespace) -> dict:
         nosmooth=args.nosmooth,
         resize_factor=args.resize_factor,
         loop=args.loop,
+        preset=args.preset,
         quiet=args.quiet,
     )
 

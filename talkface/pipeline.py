@@ -1,9 +1,9 @@
 """The main job: face media + speech -> lip-synced MP4, streamed frame by frame.
 
-One pass: a background thread decodes, the face is tracked in each frame, a window of
+One pass: a background thread decodes and tracks the face in each frame, a window of
 :data:`LOOKAHEAD` frames waits so that gaps can be bridged and landmarks smoothed with future
 frames, then each frame is rendered and handed to the encoder thread. Only that window of frames
-is in memory (landmarks, a few KB per frame, are kept for the whole video). A video shorter than
+is in memory (the smoothed landmarks, 3.8 KB per frame, are kept for the whole video). A video shorter than
 the speech must be replayed: its frames are then also spilled to an anonymous temporary file.
 """
 
@@ -29,12 +29,11 @@ from talkface.face.quiet import native_stderr_silenced
 from talkface.face.smooth import MAX_BRIDGE, bridge_gaps, smooth_track
 from talkface.face.track import FaceTracker, FrameFace
 from talkface.media.audio import SAMPLE_RATE, Speech, load_audio, resample
-from talkface.media.video import FaceMedia, VideoWriter, audio_format
+from talkface.media.video import PRESETS, VIDEO_PRESET, FaceMedia, VideoWriter, audio_format
 
 ENGINES = ("warp", "wav2lip")
 MOTIONS = ("heuristic",)
 LOOKAHEAD = MAX_BRIDGE + 4  # frames held back for gap bridging and smoothing
-WIDTH_GAIN = 0.05  # relative mouth-width change per unit of width drive
 PROGRESS_DELAY = 1.0  # seconds before a progress bar appears
 
 
@@ -155,6 +154,7 @@ def sync(
     nosmooth: bool = False,
     resize_factor: int = 1,
     loop: bool = False,
+    preset: str = VIDEO_PRESET,
     quiet: bool = False,
 ) -> SyncResult:
     """Make ``face`` speak ``audio`` (or ``text``) and write a lip-synced H.264/AAC MP4 to ``out``.
@@ -176,6 +176,7 @@ def sync(
         nosmooth: do not smooth landmarks over time.
         resize_factor: divide the input resolution by this integer first.
         loop: cycle a video shorter than the speech instead of ping-ponging it.
+        preset: x264 preset; slower presets give smaller files at the same quality (CRF 18).
         quiet: no progress bar.
 
     Returns:
@@ -190,6 +191,8 @@ def sync(
         raise TalkfaceError(f"unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
     if motion not in MOTIONS:
         raise TalkfaceError(f"unknown motion model {motion!r} (choose from {', '.join(MOTIONS)})")
+    if preset not in PRESETS:
+        raise TalkfaceError(f"unknown x264 preset {preset!r} (choose from {', '.join(PRESETS)})")
     if engine == "wav2lip" and checkpoint is None:
         raise TalkfaceError("the wav2lip engine needs --checkpoint (a wav2lip.pth / wav2lip_gan.pth file)")
     media = FaceMedia(face, fps=fps, resize_factor=resize_factor)
@@ -209,6 +212,7 @@ def sync(
                 box=box,
                 nosmooth=nosmooth,
                 loop=loop,
+                preset=preset,
                 quiet=quiet,
             )
     finally:
@@ -235,22 +239,29 @@ class _Track:
         window = bridge_gaps(self.raw[lo:hi], np.array(self.present[lo:hi]))
         if self.smooth:
             window = smooth_track(window)
-        self.final[j] = window[j - lo]
+        lm = window[j - lo]
+        self.final[j] = None if lm is None else lm.copy()  # a view would pin the whole window array
+        if lo > 0:
+            self.raw[lo - 1] = None  # no later window reaches back that far
         return self.final[j]
 
 
-def _prefetch(frames: Iterator[np.ndarray], size: int = 6) -> Iterator[np.ndarray]:
-    """Decode on a background thread (PyAV releases the GIL), ``size`` frames ahead."""
+def _prefetch(items: Iterator, size: int = 6) -> Iterator:
+    """Run ``items`` (decoding, tracking) on a background thread, ``size`` items ahead.
+
+    PyAV and mediapipe release the GIL, so this overlaps with rendering on the caller's thread.
+    Exceptions are re-raised in the caller.
+    """
     q: queue.Queue = queue.Queue(maxsize=size)
     stop = threading.Event()
     done = object()
 
     def produce() -> None:
         try:
-            for frame in frames:
+            for item in items:
                 if stop.is_set():
                     return
-                q.put(frame)
+                q.put(item)
             q.put(done)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
             q.put(exc)
@@ -282,6 +293,7 @@ def _run(
     box: tuple[int, int, int, int] | None,
     nosmooth: bool,
     loop: bool,
+    preset: str,
     quiet: bool,
 ) -> SyncResult:
     n_out = max(1, int(round(speech.duration * media.fps)))
@@ -300,7 +312,7 @@ def _run(
     store: _FrameStore | None = None
     spill = not media.is_photo and (media.n_frames_hint == 0 or media.n_frames_hint < n_out)
     faces = 0
-    with VideoWriter(out, media.width, media.height, media.fps, rate, channels) as writer:
+    with VideoWriter(out, media.width, media.height, media.fps, rate, channels, preset) as writer:
 
         def emit(i: int, rgb: np.ndarray, lm: np.ndarray | None) -> None:
             write(engine.submit(i, rgb, lm))
@@ -312,13 +324,17 @@ def _run(
                 faces += rendered
                 progress.update()
 
+        frames: Iterator = iter(())
         try:
             # Forward run: output frame i is source frame i.
             window: deque[tuple[int, np.ndarray]] = deque()
             photo = next(media.frames()) if media.is_photo else None  # kept pristine for every frame
-            frames = iter([photo.copy()]) if media.is_photo else _prefetch(media.frames())
-            for j, rgb in enumerate(frames):
-                track.append(tracker(rgb))
+            if media.is_photo:
+                frames = iter([(photo.copy(), tracker(photo))])
+            else:  # decode and track on a background thread (mediapipe releases the GIL)
+                frames = _prefetch((rgb, tracker(rgb)) for rgb in media.frames())
+            for j, (rgb, found) in enumerate(frames):
+                track.append(found)
                 if spill:
                     store = store or _FrameStore(rgb.shape)
                     store.append(rgb)
@@ -348,6 +364,8 @@ def _run(
                     emit(i, photo.copy() if media.is_photo else store[k].copy(), track.final[k])
             write(engine.flush())
         finally:
+            if hasattr(frames, "close"):
+                frames.close()  # stops and joins the decode/track thread before the tracker closes
             tracker.close()
             if store is not None:
                 store.close()

@@ -80,9 +80,10 @@ def test_short_video_is_ping_ponged_and_faceless_frames_pass_through(tmp_path) -
     schedule = frame_schedule(len(frames), n_out)
     blanks = np.isin(schedule, range(20, 25))
     assert result.frames - result.faces == blanks.sum()
-    dst = read_frames(out)
-    for i in np.flatnonzero(blanks):
-        assert np.abs(dst[i].astype(int) - 90).max() <= 3, f"faceless frame {i} was altered"
+    dst, decoded = read_frames(out), read_frames(face)
+    for i in np.flatnonzero(blanks):  # only H.264 re-encoding noise may differ
+        err = np.abs(dst[i].astype(int) - decoded[schedule[i]])
+        assert err.mean() < 1.5 and np.percentile(err, 99) <= 6, f"faceless frame {i} was altered"
 
 
 def test_frame_schedule_pingpong_and_loop() -> None:
