@@ -210,6 +210,9 @@ class VideoWriter:
         elif pcm is not None:
             _mux_pcm(self.container, self.audio, pcm)
         self.container.close()
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp made it private; give it a normal file's mode
         os.replace(self.tmp, self.out)
         return self.out
 
