@@ -69,12 +69,14 @@ class SyncResult:
         )
 
 
-def make_engine(name: str, pads: tuple[int, int, int, int], checkpoint: str | Path | None) -> Engine:
+def make_engine(
+    name: str, pads: tuple[int, int, int, int], checkpoint: str | Path | None, eager: bool = False
+) -> Engine:
     """Build the engine called ``name`` (see :data:`ENGINES`)."""
     if name == "wav2lip":
         from talkface.engines.wav2lip import Wav2LipEngine
 
-        return Wav2LipEngine(checkpoint, pads=pads)
+        return Wav2LipEngine(checkpoint, pads=pads, eager=eager)
     from talkface.engines.warp import WarpEngine
 
     return WarpEngine(pads=pads)
@@ -148,6 +150,7 @@ def sync(
     engine: str = "warp",
     motion: str = "heuristic",
     checkpoint: str | Path | None = None,
+    eager: bool = False,
     fps: float | None = None,
     pads: tuple[int, int, int, int] = (0, 0, 0, 0),
     box: tuple[int, int, int, int] | None = None,
@@ -170,6 +173,7 @@ def sync(
         motion: speech -> mouth model; ``"heuristic"``: formant-band acoustics for audio, and
             for ``text`` the visemes of espeak-ng's exact phoneme timing (``warp`` engine).
         checkpoint: weights for a neural engine (``wav2lip``: a published-format ``.pth``).
+        eager: run a neural engine in plain PyTorch instead of its onnxruntime export.
         fps: frame rate for a photo (default 25); videos keep their own.
         pads: ``(top, bottom, left, right)`` pixels added around the warped lower face.
         box: fixed face box ``(top, bottom, left, right)`` in pixels; skips detection.
@@ -197,7 +201,7 @@ def sync(
         raise TalkfaceError("the wav2lip engine needs --checkpoint (a wav2lip.pth / wav2lip_gan.pth file)")
     media = FaceMedia(face, fps=fps, resize_factor=resize_factor)
     speech = load_speech(audio, text, lang)
-    renderer = make_engine(engine, pads=pads, checkpoint=checkpoint)
+    renderer = make_engine(engine, pads=pads, checkpoint=checkpoint, eager=eager)
     cv_threads = cv2.getNumThreads()
     cv2.setNumThreads(1)  # decoder, tracker, renderer and encoder threads already fill the cores
     try:
