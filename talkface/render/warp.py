@@ -8,7 +8,7 @@ the rest, as the jaw hinges open), the ring stays put, and each output triangle 
 triangle (backward mapping, bilinear). Displacement falls to zero on the ring, so the warp is
 continuous with the untouched frame. Where the lips part, the mouth interior is synthesised: a dark
 cavity tinted by the lip colour, upper and lower teeth shaded towards the corners, all scaled to the
-face's own brightness.
+face's own brightness, or coloured like the face's real teeth once an open mouth has shown them.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np
 from scipy.spatial import Delaunay
 
 from talkface.face import landmarks as L
+from talkface.face.landmarks import mouth_aperture
 from talkface.face.paste import feathered_mask, paste_back
 
 
@@ -38,6 +39,7 @@ class WarpConfig:
     lip_inset: float = 0.03  # how far outside the inner-lip landmarks the lips are sampled
 
 
+TEETH_SAMPLE_APERTURE = 0.08  # source mouths at least this open (/IOD) show their teeth
 _UP, _LO = np.array(L.UPPER_INNER), np.array(L.LOWER_INNER)
 # Outer-lip points (corners excluded) and the inner-lip point each one follows.
 _KEEP = [k for k, p in enumerate(L.UPPER_OUTER) if p not in (L.MOUTH_RIGHT, L.MOUTH_LEFT)]
@@ -91,6 +93,7 @@ class WarpRenderer:
         self.config = config or WarpConfig()
         self.pads = pads
         self._triangles: np.ndarray | None = None
+        self._teeth: np.ndarray | None = None  # running estimate of this face's teeth colour (RGB)
 
     # -- geometry ---------------------------------------------------------------------------------
     def _points(self, lm: np.ndarray, iod: float) -> np.ndarray:
@@ -254,6 +257,7 @@ class WarpRenderer:
             )
             - off
         )
+        self._learn_teeth_colour(frame, lm, iod)
         self._paint_mouth_interior(warped, frame, lm, inner, ey, iod, aperture)
 
         hull = cv2.convexHull(src - off)
@@ -261,6 +265,27 @@ class WarpRenderer:
         out = paste_back(frame, warped, alpha, (x0, y0), inplace=inplace)
         mask[y0:y1, x0:x1] = alpha > 0
         return out, mask
+
+    def _learn_teeth_colour(self, frame: np.ndarray, lm: np.ndarray, iod: float) -> None:
+        """Where the source mouth is open, average its brightest interior pixels (the real teeth)."""
+        if mouth_aperture(lm) < TEETH_SAMPLE_APERTURE:
+            return
+        poly = np.concatenate([lm[L.UPPER_INNER], lm[L.LOWER_INNER[::-1]]])
+        x0, y0 = np.maximum(np.floor(poly.min(0)).astype(int), 0)
+        x1, y1 = np.ceil(poly.max(0)).astype(int) + 1
+        box = frame[y0:y1, x0:x1]
+        if box.size == 0:
+            return
+        mask = np.zeros(box.shape[:2], np.uint8)
+        cv2.fillPoly(mask, [np.round((poly - [x0, y0]) * 16).astype(np.int32)], 1, cv2.LINE_8, shift=4)
+        pixels = box[mask.astype(bool)].astype(np.float32)
+        if len(pixels) < 20:
+            return
+        luma = pixels @ np.array([0.299, 0.587, 0.114], np.float32)
+        bright = pixels[luma >= np.percentile(luma, 80)].mean(0)
+        if bright @ np.array([0.299, 0.587, 0.114], np.float32) < 90:  # no teeth showing, just the cavity
+            return
+        self._teeth = bright if self._teeth is None else self._teeth + 0.1 * (bright - self._teeth)
 
     def _paint_mouth_interior(
         self,
@@ -296,7 +321,7 @@ class WarpRenderer:
         skin = sample([4, 5, 195, 123, 352])
         light = float(np.clip(skin @ np.array([0.299, 0.587, 0.114], np.float32) / 150.0, 0.4, 1.15))
         cavity = lip * 0.2 + np.array([6, 1, 1], np.float32)
-        teeth = np.array([222, 212, 192], np.float32) * light
+        teeth = self._teeth if self._teeth is not None else np.array([222, 212, 192], np.float32) * light
 
         def poly_mask(poly: np.ndarray) -> np.ndarray:
             m = np.zeros(sh, np.uint8)
@@ -325,14 +350,14 @@ class WarpRenderer:
         order = np.argsort(upper[:, 0])
         lip_y = np.interp(xs[0], upper[order, 0], upper[order, 1])
         depth = np.clip((ys - lip_y[None, :]) / max(tooth_h, 1.0), 0, 1)
-        shade = (0.85 + 0.15 * np.clip(depth / 0.25, 0, 1)) * (1 - 0.25 * depth) * (1 - 0.3 * np.abs(x_rel))
+        shade = (0.9 + 0.1 * np.clip(depth / 0.25, 0, 1)) * (1 - 0.12 * depth) * (1 - 0.3 * x_rel**2)
         # Gaps between incisors, laterals and canines (widths in IOD, seen from the front).
         x_face = (xs - mid_x) / iod
         gaps = np.zeros_like(xs)
         for edge in (0.0, 0.085, 0.15, 0.205):
             for sgn in (1,) if edge == 0 else (1, -1):
                 gaps = np.maximum(gaps, np.exp(-(((x_face - sgn * edge) / 0.0045) ** 2)))
-        shade = (shade * (1 - 0.2 * gaps))[..., None]
+        shade = (shade * (1 - 0.15 * gaps))[..., None]
         interior = cavity * (0.6 + 0.4 * np.clip(1 - x_rel**2, 0, 1))[..., None]
         interior += (teeth * shade - interior) * m_up[..., None]
         interior += (teeth * 0.75 * shade - interior) * (0.35 * m_lo[..., None])
