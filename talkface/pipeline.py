@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from talkface.engines import Engine, Rendered
 from talkface.errors import TalkfaceError
+from talkface.face.landmarks import LIPS
 from talkface.face.quiet import native_stderr_silenced
 from talkface.face.smooth import MAX_BRIDGE, bridge_gaps, smooth_track
 from talkface.face.track import FaceTracker, FrameFace
@@ -224,7 +225,12 @@ def sync(
 
 
 class _Track:
-    """Per-source-frame tracking results, finalised (bridged + smoothed) once the window has passed."""
+    """Per-source-frame tracking results, finalised once the window has passed.
+
+    Finalised landmarks are bridged over short gaps and smoothed over time, except the lip
+    contours of frames where the mesh succeeded: those keep their raw positions, since a renderer
+    must know where the lips are in this very frame (smoothing lags behind fast lip motion).
+    """
 
     def __init__(self, smooth: bool) -> None:
         self.smooth = smooth
@@ -244,7 +250,11 @@ class _Track:
         if self.smooth:
             window = smooth_track(window)
         lm = window[j - lo]
-        self.final[j] = None if lm is None else lm.copy()  # a view would pin the whole window array
+        if lm is not None:
+            lm = lm.copy()  # a view would pin the whole window array
+            if self.raw[j] is not None:  # the warp needs where the lips are in this very frame
+                lm[LIPS] = self.raw[j][LIPS]
+        self.final[j] = lm
         if lo > 0:
             self.raw[lo - 1] = None  # no later window reaches back that far
         return self.final[j]

@@ -10,7 +10,6 @@ runs again when the mesh loses the face and every :data:`REDETECT_EVERY` frames.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import cv2
@@ -18,8 +17,6 @@ import numpy as np
 
 from talkface.face.landmarks import N_LANDMARKS
 from talkface.face.quiet import native_stderr_silenced
-
-os.environ.setdefault("GLOG_minloglevel", "2")  # silence mediapipe's C++ info logging
 
 MESH_CROP = 256  # pixels: side of the square crop the face mesh runs on
 CROP_SCALE = 1.9  # crop side / face box side

@@ -1,1 +1,1 @@
-"""Speech analysis: mel features, voice activity, text-to-speech (espeak-ng) and visemes."""
+"""Speech analysis: mel spectrogram (Wav2Lip-compatible), voice activity, text-to-speech (espeak-ng)."""
