@@ -40,6 +40,7 @@ class WarpConfig:
 
 
 TEETH_SAMPLE_APERTURE = 0.08  # source mouths at least this open (/IOD) show their teeth
+TEETH_SAMPLE_EVERY = 10  # open-mouth frames between teeth-colour samples
 _UP, _LO = np.array(L.UPPER_INNER), np.array(L.LOWER_INNER)
 # Outer-lip points (corners excluded) and the inner-lip point each one follows.
 _KEEP = [k for k, p in enumerate(L.UPPER_OUTER) if p not in (L.MOUTH_RIGHT, L.MOUTH_LEFT)]
@@ -94,6 +95,7 @@ class WarpRenderer:
         self.pads = pads
         self._triangles: np.ndarray | None = None
         self._teeth: np.ndarray | None = None  # running estimate of this face's teeth colour (RGB)
+        self._open_frames = 0
 
     # -- geometry ---------------------------------------------------------------------------------
     def _points(self, lm: np.ndarray, iod: float) -> np.ndarray:
@@ -267,8 +269,14 @@ class WarpRenderer:
         return out, mask
 
     def _learn_teeth_colour(self, frame: np.ndarray, lm: np.ndarray, iod: float) -> None:
-        """Where the source mouth is open, average its brightest interior pixels (the real teeth)."""
+        """Where the source mouth is open, average its brightest interior pixels (the real teeth).
+
+        A slow running average: every :data:`TEETH_SAMPLE_EVERY`-th open-mouth frame is enough.
+        """
         if mouth_aperture(lm) < TEETH_SAMPLE_APERTURE:
+            return
+        self._open_frames += 1
+        if self._open_frames % TEETH_SAMPLE_EVERY != 1:
             return
         poly = np.concatenate([lm[L.UPPER_INNER], lm[L.LOWER_INNER[::-1]]])
         x0, y0 = np.maximum(np.floor(poly.min(0)).astype(int), 0)
@@ -285,7 +293,7 @@ class WarpRenderer:
         bright = pixels[luma >= np.percentile(luma, 80)].mean(0)
         if bright @ np.array([0.299, 0.587, 0.114], np.float32) < 90:  # no teeth showing, just the cavity
             return
-        self._teeth = bright if self._teeth is None else self._teeth + 0.1 * (bright - self._teeth)
+        self._teeth = bright if self._teeth is None else self._teeth + 0.3 * (bright - self._teeth)
 
     def _paint_mouth_interior(
         self,
