@@ -143,6 +143,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--text", default=DEMO_TEXT, help="what the astronaut says")
     _add_render_options(d)
+
+    t = sub.add_parser("train", help="prepare data and train models")
+    tsub = t.add_subparsers(dest="train_command", required=True)
+    tp = tsub.add_parser(
+        "prepare",
+        help="any folder of talking clips -> LRS2-style layout (25 fps face crops, audio.wav, filelists)",
+        description="Writes OUT/<clip>/<i>.jpg face crops at 25 fps, OUT/<clip>/audio.wav (16 kHz mono) and "
+        "OUT/train.txt, OUT/val.txt (split by clip). Clips without speech or without a face in most frames "
+        "are skipped and listed.",
+    )
+    tp.add_argument("src", type=Path, help="folder of video clips")
+    tp.add_argument("out", type=Path, help="output folder")
     return parser
 
 
@@ -178,6 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     silence_native_stderr_for_process()
     try:
+        if args.command == "train":
+            from talkface.training.prepare import prepare_dataset
+
+            print(prepare_dataset(args.src, args.out))
+            return 0
         if args.command == "sync":
             result = sync(
                 args.face,

@@ -1,0 +1,1 @@
+"""Training: dataset preparation (LRS2-style layout), trainers, checkpoints."""

@@ -1,0 +1,129 @@
+"""Dataset preparation: any folder of talking clips -> the LRS2-style layout Wav2Lip trains on.
+
+``OUT/<clip>/<i>.jpg`` are 25 fps face crops (the landmark box plus pads, as ``preprocess.py``
+writes S3FD crops), ``OUT/<clip>/audio.wav`` the speech at 16 kHz mono, and ``OUT/train.txt`` /
+``OUT/val.txt`` list clip names. Frames without a face are skipped (gaps, as in the original);
+clips without a face in most frames or without speech are skipped and reported.
+"""
+
+from __future__ import annotations
+
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from talkface.errors import TalkfaceError
+from talkface.face.quiet import native_stderr_silenced
+from talkface.face.track import FaceTracker
+from talkface.media.audio import SAMPLE_RATE, load_audio
+from talkface.media.video import FaceMedia
+from talkface.speech.vad import speech_mask
+
+TRAIN_FPS = 25.0  # frames/s of the prepared crops (Wav2Lip's hparams.fps)
+MIN_FACE_FRACTION = 0.8  # clips with faces in fewer of their frames are skipped
+MIN_SPEECH_SECONDS = 0.5
+VAL_FRACTION = 0.2
+CROP_PADS = (0, 10, 0, 0)  # top, bottom, left, right pixels, as Wav2Lip's default --pads
+VIDEO_SUFFIXES = (".mp4", ".mpg", ".mpeg", ".mov", ".mkv", ".avi", ".webm")
+
+
+@dataclass
+class PrepareSummary:
+    """What :func:`prepare_dataset` wrote and skipped."""
+
+    prepared: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # clip -> reason
+    frames: int = 0
+
+    def __str__(self) -> str:
+        lines = [
+            f"prepared {len(self.prepared)} clips ({self.frames} face crops), skipped {len(self.skipped)}"
+        ]
+        lines += [f"  skipped {name}: {why}" for name, why in sorted(self.skipped.items())]
+        return "\n".join(lines)
+
+
+def _resampled(media: FaceMedia, fps: float):
+    """Yield ``(k, frame)`` at ``fps``: for output frame ``k``, the source frame nearest in time."""
+    ratio = media.fps / fps
+    k = 0
+    for i, rgb in enumerate(media.frames()):
+        while int(round(k * ratio)) == i:
+            yield k, rgb
+            k += 1
+
+
+def prepare_clip(clip: Path, out_dir: Path) -> tuple[int, str | None]:
+    """Write one clip's crops and audio; return ``(crops written, reason skipped or None)``."""
+    try:
+        samples = load_audio(clip)
+        media = FaceMedia(clip)
+    except TalkfaceError as exc:
+        return 0, exc.problem
+    n_frames = int(round(len(samples) / SAMPLE_RATE * TRAIN_FPS))
+    if speech_mask(samples, n_frames, TRAIN_FPS).sum() / TRAIN_FPS < MIN_SPEECH_SECONDS:
+        return 0, "no speech"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    top, bottom, left, right = CROP_PADS
+    written = total = 0
+    with native_stderr_silenced():
+        tracker = FaceTracker(static=media.is_photo)
+        try:
+            for i, rgb in _resampled(media, TRAIN_FPS):
+                total += 1
+                lm = tracker(rgb).landmarks
+                if lm is None:
+                    continue
+                h, w = rgb.shape[:2]
+                x0, y0 = np.maximum(lm.min(0).astype(int) - [left, top], 0)
+                x1, y1 = np.minimum(lm.max(0).astype(int) + [right, bottom], [w, h])
+                cv2.imwrite(str(out_dir / f"{i}.jpg"), cv2.cvtColor(rgb[y0:y1, x0:x1], cv2.COLOR_RGB2BGR))
+                written += 1
+        finally:
+            tracker.close()
+    if total == 0 or written / total < MIN_FACE_FRACTION:
+        for f in out_dir.glob("*.jpg"):
+            f.unlink()
+        out_dir.rmdir()
+        return 0, f"face in only {written} of {total} frames"
+    with wave.open(str(out_dir / "audio.wav"), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(SAMPLE_RATE)
+        wav.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return written, None
+
+
+def prepare_dataset(src: Path, out: Path, val_fraction: float = VAL_FRACTION) -> PrepareSummary:
+    """Prepare every video in ``src`` into ``out`` (see the module docstring).
+
+    The split is by clip: every ``1/val_fraction``-th prepared clip (sorted by name) goes to
+    ``val.txt``, so no clip has frames in both lists.
+
+    Raises:
+        TalkfaceError: ``src`` is not a folder or holds no video.
+    """
+    if not src.is_dir():
+        raise TalkfaceError("not a folder", src)
+    clips = sorted(p for p in src.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+    if not clips:
+        raise TalkfaceError("no video files", src)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = PrepareSummary()
+    for clip in clips:
+        name = clip.stem
+        written, reason = prepare_clip(clip, out / name)
+        if reason:
+            summary.skipped[name] = reason
+        else:
+            summary.prepared.append(name)
+            summary.frames += written
+    every = max(2, int(round(1 / val_fraction))) if val_fraction > 0 else 0
+    val = [n for k, n in enumerate(summary.prepared) if every and k % every == every - 1]
+    train = [n for n in summary.prepared if n not in val]
+    (out / "train.txt").write_text("".join(f"{n}\n" for n in train))
+    (out / "val.txt").write_text("".join(f"{n}\n" for n in val))
+    return summary
