@@ -21,6 +21,9 @@ from pathlib import Path
 import av
 import numpy as np
 
+from talkface.media.audio import load_audio, save_wav
+from talkface.media.video import audio_format
+
 REPO = Path(__file__).resolve().parents[1]
 CLIP = "video/hdtf_katiehill_WDA_000.mp4"
 SPEECH = "audio/en_musetalk_eng.wav"
@@ -47,20 +50,9 @@ def make_720p(clip: Path, seconds: float, out: Path) -> Path:
 
 
 def cut_audio(speech: Path, seconds: float, out: Path) -> Path:
-    """First ``seconds`` of ``speech`` as 16-bit wav at its own rate."""
-    import wave
-
-    with av.open(str(speech)) as c:
-        st = c.streams.audio[0]
-        rate = st.sample_rate
-        res = av.AudioResampler(format="s16", layout="mono", rate=rate)
-        pcm = np.concatenate([r.to_ndarray().reshape(-1) for f in c.decode(st) for r in res.resample(f)])
-    with wave.open(str(out), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm[: int(seconds * rate)].tobytes())
-    return out
+    """First ``seconds`` of ``speech`` as 16-bit mono wav at its own rate."""
+    rate, _ = audio_format(speech)
+    return save_wav(out, load_audio(speech, rate)[: int(seconds * rate)], rate)
 
 
 def measure(face: Path, audio: Path, out: Path) -> tuple[float, float]:

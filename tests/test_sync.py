@@ -7,10 +7,8 @@ import pytest
 from conftest import data_file, probe, read_frames, write_video
 
 import talkface
-from talkface.face.landmarks import mouth_aperture
-from talkface.face.quiet import native_stderr_silenced
-from talkface.face.track import FaceTracker
-from talkface.media.audio import SAMPLE_RATE, load_audio
+from talkface.evaluation.mouth import mouth_track
+from talkface.media.audio import SAMPLE_RATE, load_audio, save_wav
 from talkface.pipeline import frame_schedule
 
 
@@ -42,24 +40,15 @@ def test_photo_with_longer_audio_and_default_fps(tmp_path) -> None:
 
 
 def test_mouth_follows_speech_and_closes_in_pause(tmp_path) -> None:
-    import wave
-
     from talkface.speech.tts import synthesize
 
     first, rate, _ = synthesize("Good morning everybody, how are you today?")
     second, _, _ = synthesize("We are here to talk about the weather.")
     pcm = np.concatenate([first, np.zeros(rate, np.float32), second])  # a 1 s pause in the middle
-    wav = tmp_path / "speech.wav"
-    with wave.open(str(wav), "wb") as w:
-        w.setnchannels(1), w.setsampwidth(2), w.setframerate(rate)
-        w.writeframes((pcm * 32767).astype("<i2").tobytes())
+    wav = save_wav(tmp_path / "speech.wav", pcm, rate)
     out = tmp_path / "tts.mp4"
     talkface.sync(data_file("image/elizabeth_olsen_hallo.jpg"), out, audio=wav, quiet=True)
-    frames = read_frames(out)
-    with native_stderr_silenced():
-        tracker = FaceTracker()
-        ap = np.array([float(mouth_aperture(tracker(f).landmarks)) for f in frames])
-        tracker.close()
+    ap = mouth_track(out).aperture
     assert ap.std() > 0.03, "the mouth barely moves"
     assert ap.max() > 0.12
     pause = slice(int(len(first) / rate * 25) + 5, int((len(first) / rate + 1) * 25) - 5)

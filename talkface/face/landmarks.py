@@ -45,8 +45,6 @@ JAW = [
     356,
 ]
 CHIN = [148, 152, 377, 176, 400, 149, 378]
-# Points that do not move when the mouth moves: nose, eyes, brows, upper cheeks.
-STABLE = [1, 4, 5, 6, 168, 197, 195, 33, 133, 263, 362, 70, 300, 105, 334, 116, 345, 123, 352]
 # Lower face between the lips and the jaw line, which follows the jaw as it opens.
 LOWER_FACE = [
     18,

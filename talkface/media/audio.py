@@ -86,6 +86,19 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     return samples
 
 
+def save_wav(path: str | Path, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Path:
+    """Write ``(n,)`` float mono samples in [-1, 1] (clipped) as a 16-bit PCM wav at ``sample_rate`` Hz."""
+    import wave
+
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(int(sample_rate))
+        w.writeframes(pcm.tobytes())
+    return Path(path)
+
+
 def _short(exc: BaseException) -> str:
     """One-line description of a decoding exception."""
     text = str(exc).strip().splitlines()

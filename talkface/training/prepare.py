@@ -8,7 +8,6 @@ clips without a face in most frames or without speech are skipped and reported.
 
 from __future__ import annotations
 
-import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 from talkface.errors import TalkfaceError
 from talkface.face.quiet import native_stderr_silenced
 from talkface.face.track import FaceTracker
-from talkface.media.audio import SAMPLE_RATE, load_audio
+from talkface.media.audio import SAMPLE_RATE, load_audio, save_wav
 from talkface.media.video import FaceMedia
 from talkface.speech.vad import speech_mask
 
@@ -89,11 +88,7 @@ def prepare_clip(clip: Path, out_dir: Path) -> tuple[int, str | None]:
             f.unlink()
         out_dir.rmdir()
         return 0, f"face in only {written} of {total} frames"
-    with wave.open(str(out_dir / "audio.wav"), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(SAMPLE_RATE)
-        wav.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    save_wav(out_dir / "audio.wav", samples)
     return written, None
 
 
