@@ -30,7 +30,7 @@ from talkface.face.quiet import native_stderr_silenced
 from talkface.face.smooth import MAX_BRIDGE, bridge_gaps, smooth_track
 from talkface.face.track import FaceTracker, FrameFace
 from talkface.media.audio import SAMPLE_RATE, Speech, load_audio, resample
-from talkface.media.video import PRESETS, VIDEO_PRESET, FaceMedia, VideoWriter, audio_format
+from talkface.media.video import PRESETS, VIDEO_PRESET, FaceMedia, VideoWriter
 
 ENGINES = ("warp", "wav2lip")
 MOTIONS = ("heuristic",)
@@ -260,40 +260,52 @@ class _Track:
         return self.final[j]
 
 
-def _prefetch(items: Iterator, size: int = 6) -> Iterator:
+class _Prefetch:
     """Run ``items`` (decoding, tracking) on a background thread, ``size`` items ahead.
 
-    PyAV and mediapipe release the GIL, so this overlaps with rendering on the caller's thread.
-    Exceptions are re-raised in the caller.
+    The thread starts at once, so its start-up (mediapipe's graphs) overlaps the caller's own
+    preparation. PyAV and mediapipe release the GIL, so the work overlaps with rendering on the
+    caller's thread. Exceptions are re-raised in the caller; :meth:`close` stops and joins the thread.
     """
-    q: queue.Queue = queue.Queue(maxsize=size)
-    stop = threading.Event()
-    done = object()
 
-    def produce() -> None:
+    _DONE = object()
+
+    def __init__(self, items: Iterator, size: int = 6) -> None:
+        self._items = items
+        self._queue: queue.Queue = queue.Queue(maxsize=size)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, name="talkface-decoder", daemon=True)
+        self._thread.start()
+
+    def _produce(self) -> None:
         try:
-            for item in items:
-                if stop.is_set():
+            for item in self._items:
+                if self._stop.is_set():
                     return
-                q.put(item)
-            q.put(done)
+                self._queue.put(item)
+            self._queue.put(self._DONE)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
-            q.put(exc)
+            self._queue.put(exc)
 
-    thread = threading.Thread(target=produce, name="talkface-decoder", daemon=True)
-    thread.start()
-    try:
-        while (item := q.get()) is not done:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while thread.is_alive():  # unblock a producer waiting on a full queue
+    def __iter__(self) -> _Prefetch:
+        return self
+
+    def __next__(self):
+        item = self._queue.get()
+        if item is self._DONE:
+            self._queue.put(item)  # later calls stop too
+            raise StopIteration
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        while self._thread.is_alive():  # unblock a producer waiting on a full queue
             try:
-                q.get_nowait()
+                self._queue.get_nowait()
             except queue.Empty:
-                thread.join(0.01)
+                self._thread.join(0.01)
 
 
 def _run(
@@ -319,34 +331,37 @@ def _run(
         file=terminal,
         leave=False,
     )
-    engine.prepare(speech, n_out, media.fps)
-    rate, channels = audio_format(speech.source) if speech.source else (speech.pcm_rate, 1)
-    tracker = FaceTracker(box=box, static=media.is_photo)
+    trackers: list[FaceTracker] = []  # closed at the end
+
+    def tracked(frames: Iterator[np.ndarray]) -> Iterator[tuple[np.ndarray, FrameFace]]:
+        # Built on the thread that uses it: mediapipe's start-up overlaps the speech analysis.
+        trackers.append(FaceTracker(box=box, static=media.is_photo))
+        for rgb in frames:
+            yield rgb, trackers[0](rgb)
+
     track = _Track(smooth=not nosmooth and not media.is_photo)
     store: _FrameStore | None = None
     spill = not media.is_photo and (media.n_frames_hint == 0 or media.n_frames_hint < n_out)
     faces = 0
-    with VideoWriter(out, media.width, media.height, media.fps, rate, channels, preset) as writer:
+    photo = next(media.frames()) if media.is_photo else None  # kept pristine for every frame
+    # Decode and track on a background thread (mediapipe releases the GIL), starting now.
+    frames = tracked(iter([photo.copy()])) if media.is_photo else _Prefetch(tracked(media.frames()))
+    try:
+        engine.prepare(speech, n_out, media.fps)
+        with VideoWriter(out, media.width, media.height, media.fps, speech, preset) as writer:
 
-        def emit(i: int, rgb: np.ndarray, lm: np.ndarray | None) -> None:
-            write(engine.submit(i, rgb, lm))
+            def emit(i: int, rgb: np.ndarray, lm: np.ndarray | None) -> None:
+                write(engine.submit(i, rgb, lm))
 
-        def write(done: list[Rendered]) -> None:
-            nonlocal faces
-            for frame, rendered in done:
-                writer.write(frame)
-                faces += rendered
-                progress.update()
+            def write(done: list[Rendered]) -> None:
+                nonlocal faces
+                for frame, rendered in done:
+                    writer.write(frame)
+                    faces += rendered
+                    progress.update()
 
-        frames: Iterator = iter(())
-        try:
             # Forward run: output frame i is source frame i.
             window: deque[tuple[int, np.ndarray]] = deque()
-            photo = next(media.frames()) if media.is_photo else None  # kept pristine for every frame
-            if media.is_photo:
-                frames = iter([(photo.copy(), tracker(photo))])
-            else:  # decode and track on a background thread (mediapipe releases the GIL)
-                frames = _prefetch((rgb, tracker(rgb)) for rgb in media.frames())
             for j, (rgb, found) in enumerate(frames):
                 track.append(found)
                 if spill:
@@ -377,12 +392,12 @@ def _run(
                     k = int(schedule[i])
                     emit(i, photo.copy() if media.is_photo else store[k].copy(), track.final[k])
             write(engine.flush())
-        finally:
-            if hasattr(frames, "close"):
-                frames.close()  # stops and joins the decode/track thread before the tracker closes
+            writer.close()
+    finally:
+        frames.close()  # stops and joins the decode/track thread before the tracker closes
+        for tracker in trackers:
             tracker.close()
-            if store is not None:
-                store.close()
-            progress.close()
-        writer.close(speech.source, speech.pcm, speech.pcm_rate, speech.duration)
+        if store is not None:
+            store.close()
+        progress.close()
     return SyncResult(out, n_out, faces, speech.duration, time.perf_counter() - start)

@@ -54,6 +54,7 @@ class WarpEngine:
             self.rest_width * float(self.width_gain[index]),
             float(self.drive.rounding[index]),
             inplace=True,
+            want_mask=False,
         )
         return [(frame, True)]
 

@@ -13,9 +13,10 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from talkface.errors import TalkfaceError
-from talkface.media.audio import _short
+from talkface.media.audio import Speech, _short
 
 DEFAULT_FPS = 25.0  # frames/s for a photo, and for videos whose rate cannot be read
 VIDEO_CRF = 18  # libx264 constant rate factor: visually lossless for the untouched pixels
@@ -24,6 +25,7 @@ VIDEO_CRF = 18  # libx264 constant rate factor: visually lossless for the untouc
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
 VIDEO_PRESET = "ultrafast"
 AUDIO_BITRATE = 192_000  # bit/s, AAC
+AUDIO_QUEUE = 256  # AAC packets (1024 samples each, ~6 s at 44.1 kHz) encoded ahead of the video
 
 _IMAGE_FORMATS = ("image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif")
 
@@ -83,13 +85,17 @@ class FaceMedia:
             with av.open(str(self.path)) as container:
                 stream = container.streams.video[0]
                 stream.thread_type = "AUTO"
+                # One reformatter for the whole stream, single-threaded: frame.to_ndarray() would build
+                # a new swscale context, with a new pool of worker threads, for every frame.
+                reformatter = VideoReformatter()
                 for frame in container.decode(stream):
+                    size = {}
                     if self.resize_factor > 1:
-                        frame = frame.reformat(
-                            width=_even(frame.width // self.resize_factor),
-                            height=_even(frame.height // self.resize_factor),
-                        )
-                    yield frame.to_ndarray(format="rgb24")
+                        size = {
+                            "width": _even(frame.width // self.resize_factor),
+                            "height": _even(frame.height // self.resize_factor),
+                        }
+                    yield reformatter.reformat(frame, format="rgb24", threads=1, **size).to_ndarray()
                     if self.is_photo:
                         return
         except av.error.FFmpegError as exc:
@@ -103,18 +109,20 @@ def _even(n: int) -> int:
 class VideoWriter:
     """Encode RGB frames to H.264 (yuv420p) and the speech to AAC, into ``out`` atomically.
 
-    Frames go to a temporary file beside ``out``; :meth:`close` muxes the audio and renames the
-    file to ``out``. Colour conversion and encoding run on a background thread (a short bounded
-    queue), so rendering the next frame overlaps encoding this one. On an exception inside a
-    ``with`` block the temporary file is removed and ``out`` is never created or replaced.
+    Frames go to a temporary file beside ``out``; :meth:`close` renames it to ``out``. Three
+    threads share the work: the caller renders, an encoder thread converts and encodes each frame
+    (a short bounded queue), and an audio thread encodes the speech to AAC from the start (a
+    bounded queue of packets, which the encoder thread interleaves with the video by time). On an
+    exception inside a ``with`` block the temporary file is removed and ``out`` is never created or
+    replaced.
 
     Args:
         out: output ``.mp4`` path.
         width, height: frame size in pixels (odd sizes are cropped by one pixel, as H.264
             4:2:0 needs even sizes).
         fps: frame rate in frames/s.
-        audio_rate: sample rate in Hz of the speech that :meth:`close` will mux.
-        audio_channels: 1 or 2.
+        speech: the speech to mux: ``speech.source`` re-encoded at its own sample rate and channel
+            count (at most 2), else the synthesised ``speech.pcm`` at ``speech.pcm_rate``.
         preset: x264 preset (:data:`PRESETS`): slower ones make smaller files at the same quality.
 
     Raises:
@@ -127,8 +135,7 @@ class VideoWriter:
         width: int,
         height: int,
         fps: float,
-        audio_rate: int,
-        audio_channels: int = 1,
+        speech: Speech,
         preset: str = VIDEO_PRESET,
     ) -> None:
         self.out = Path(out)
@@ -148,12 +155,21 @@ class VideoWriter:
         self.video.width, self.video.height = self.width, self.height
         self.video.pix_fmt = "yuv420p"
         self.video.options = {"crf": str(VIDEO_CRF), "preset": preset}
-        self.audio = self.container.add_stream("aac", rate=audio_rate)
-        self.audio.layout = "stereo" if audio_channels >= 2 else "mono"
+        rate, channels = audio_format(speech.source) if speech.source else (speech.pcm_rate, 1)
+        self.audio = self.container.add_stream("aac", rate=rate)
+        self.audio.layout = "stereo" if channels >= 2 else "mono"
         self.audio.bit_rate = AUDIO_BITRATE
         self.n_frames = 0
-        self._queue: queue.Queue = queue.Queue(maxsize=4)
         self._error: BaseException | None = None
+        self._stop = threading.Event()
+        self._packets: queue.Queue = queue.Queue(maxsize=AUDIO_QUEUE)
+        self._pending = None  # the next audio packet, not yet due
+        self._audio_done = False
+        self._audio_thread = threading.Thread(
+            target=self._audio_loop, args=(speech,), name="talkface-audio", daemon=True
+        )
+        self._audio_thread.start()
+        self._queue: queue.Queue = queue.Queue(maxsize=4)
         self._thread = threading.Thread(target=self._encode_loop, name="talkface-encoder", daemon=True)
         self._thread.start()
 
@@ -163,6 +179,47 @@ class VideoWriter:
             raise self._error
         self._queue.put(rgb)
         self.n_frames += 1
+
+    def _audio_loop(self, speech: Speech) -> None:
+        """Encode the speech to AAC packets for the encoder thread (``None`` marks the end)."""
+        try:
+            if speech.source is not None:
+                frames = _audio_file_frames(speech.source, self.audio, speech.duration)
+            else:
+                frames = _pcm_frames(speech.pcm, self.audio.sample_rate)
+            for frame in _chain(frames, [None]):
+                for packet in self.audio.encode(frame):
+                    self._put_packet(packet)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            self._error = exc
+        self._put_packet(None)
+
+    def _put_packet(self, packet) -> None:
+        while not self._stop.is_set():
+            try:
+                self._packets.put(packet, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _mux_audio_until(self, seconds: float | None) -> None:
+        """Mux the audio packets that start before ``seconds`` (all of them if ``None``)."""
+        while not self._audio_done:
+            if self._pending is None:
+                try:
+                    self._pending = self._packets.get(timeout=0.1)
+                except queue.Empty:
+                    if self._stop.is_set() or (not self._audio_thread.is_alive() and self._packets.empty()):
+                        self._audio_done = True
+                    continue
+                if self._pending is None:  # end of the speech
+                    self._audio_done = True
+                    return
+            packet = self._pending
+            if seconds is not None and float(packet.pts * packet.time_base) > seconds:
+                return
+            self.container.mux(packet)
+            self._pending = None
 
     def _encode_loop(self) -> None:
         pts = 0
@@ -178,6 +235,7 @@ class VideoWriter:
                 pts += 1
                 for packet in self.video.encode(frame):
                     self.container.mux(packet)
+                self._mux_audio_until(float(pts / self.rate))
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
                 self._error = exc
 
@@ -186,16 +244,8 @@ class VideoWriter:
             self._queue.put(None)
             self._thread.join()
 
-    def close(
-        self, audio_source: Path | None, pcm: np.ndarray | None, pcm_rate: int, duration: float
-    ) -> Path:
-        """Flush video, mux ``duration`` seconds of speech as AAC, and rename to ``out``.
-
-        Args:
-            audio_source: file whose first audio stream is re-encoded at its own sample rate.
-            pcm: ``(n,)`` float32 mono speech used when ``audio_source`` is ``None``.
-            pcm_rate: sample rate of ``pcm`` in Hz.
-            duration: seconds of audio to keep.
+    def close(self) -> Path:
+        """Flush video and audio and rename the file to ``out``.
 
         Returns:
             The final output path.
@@ -205,10 +255,10 @@ class VideoWriter:
             raise self._error
         for packet in self.video.encode(None):
             self.container.mux(packet)
-        if audio_source is not None:
-            _mux_audio_file(self.container, self.audio, audio_source, duration)
-        elif pcm is not None:
-            _mux_pcm(self.container, self.audio, pcm)
+        self._mux_audio_until(None)
+        self._audio_thread.join()
+        if self._error is not None:
+            raise self._error
         self.container.close()
         umask = os.umask(0)
         os.umask(umask)
@@ -218,7 +268,9 @@ class VideoWriter:
 
     def abort(self) -> None:
         """Drop the partial output (the final path is left untouched)."""
+        self._stop.set()
         self._join()
+        self._audio_thread.join()
         try:
             self.container.close()
         except Exception:  # noqa: BLE001 - the file is deleted anyway
@@ -240,7 +292,8 @@ def audio_format(path: Path) -> tuple[int, int]:
         return int(src.sample_rate or 48000), min(2, int(src.channels or 1))
 
 
-def _mux_audio_file(container, stream, source: Path, duration: float) -> None:
+def _audio_file_frames(source: Path, stream, duration: float) -> Iterator[av.AudioFrame]:
+    """The first ``duration`` s of ``source``'s audio, resampled for ``stream``, in 1024-sample frames."""
     rate = stream.sample_rate
     with av.open(str(source)) as inp:
         src = inp.streams.audio[0]
@@ -253,24 +306,18 @@ def _mux_audio_file(container, stream, source: Path, duration: float) -> None:
                 break
             out.pts = written
             written += out.samples
-            for packet in stream.encode(out):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
+            yield out
 
 
-def _mux_pcm(container, stream, pcm: np.ndarray) -> None:
-    rate = stream.sample_rate
+def _pcm_frames(pcm: np.ndarray, rate: int) -> Iterator[av.AudioFrame]:
+    """Mono float ``pcm`` at ``rate`` Hz in 1024-sample frames."""
     step = 1024
     for start in range(0, len(pcm), step):
         chunk = np.ascontiguousarray(pcm[start : start + step], dtype=np.float32)[None, :]
         frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
         frame.sample_rate = rate
         frame.pts = start
-        for packet in stream.encode(frame):
-            container.mux(packet)
-    for packet in stream.encode(None):
-        container.mux(packet)
+        yield frame
 
 
 def _chain(*iterables):

@@ -37,8 +37,10 @@ class WarpConfig:
     feather: float = 0.06  # soft edge of the paste-back mask
     pout: float = 0.02  # outer-lip outward shift at full rounding
     lip_inset: float = 0.03  # how far outside the inner-lip landmarks the lips are sampled
+    smooth: float = 0.06  # blur of the displacement field outside the lips (no creases)
 
 
+MAP_NODES_PER_IOD = 100  # warp-map grid resolution: one node per IOD / 100 pixels (at most 3)
 TEETH_SAMPLE_APERTURE = 0.08  # source mouths at least this open (/IOD) show their teeth
 TEETH_SAMPLE_EVERY = 10  # open-mouth frames between teeth-colour samples
 _UP, _LO = np.array(L.UPPER_INNER), np.array(L.LOWER_INNER)
@@ -55,6 +57,12 @@ _INDEX = {p: i for i, p in enumerate(_HANDLES)}
 _MID = [k for k, p in enumerate(L.UPPER_INNER) if p not in (L.UPPER_INNER[0], L.UPPER_INNER[-1])]
 _INNER_UP_ROWS = np.array([_INDEX[L.UPPER_INNER[k]] for k in _MID])
 _INNER_LO_ROWS = np.array([_INDEX[L.LOWER_INNER[k]] for k in _MID])
+
+
+def _interior_margin(iod: float) -> int:
+    """Pixels around the inner-lip polygon touched by the mouth interior: soft edges and the
+    closed-mouth seam, which reaches 0.04 IOD past the corners."""
+    return 3 + int(0.07 * iod)
 
 
 def face_frame(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -190,7 +198,8 @@ class WarpRenderer:
         width: float,
         rounding: float = 0.0,
         inplace: bool = False,
-    ) -> tuple[np.ndarray, np.ndarray]:
+        want_mask: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Render one frame.
 
         Args:
@@ -200,31 +209,43 @@ class WarpRenderer:
             width: target mouth width over IOD.
             rounding: lip rounding in [0, 1] (see :meth:`target_points`).
             inplace: draw into ``frame`` instead of a copy (saves a frame copy).
+            want_mask: also return the mask (a full-frame array; skip it when not needed).
 
         Returns:
             ``(out, mask)``: the ``(H, W, 3)`` uint8 frame and the ``(H, W)`` bool mask of pixels
-            that may differ from ``frame`` (everything else is bit-identical).
+            that may differ from ``frame`` (everything else is bit-identical), or ``None``.
         """
         self._ensure_topology(lm)
         h, w = frame.shape[:2]
         src, dst = self.target_points(lm, max(aperture, 0.0), width, float(np.clip(rounding, 0, 1)))
         _, _, ey, iod = face_frame(lm)
-        both = np.concatenate([src, dst])
-        x0, y0 = np.floor(both.min(0)).astype(int)
-        x1, y1 = np.ceil(both.max(0)).astype(int) + 1
+        inner = np.concatenate(
+            [dst[[_INDEX[p] for p in L.UPPER_INNER]], dst[[_INDEX[p] for p in L.LOWER_INNER[::-1]]]]
+        )
+        # Only triangles with a moving corner change pixels (a still triangle maps each pixel onto
+        # itself), and the mouth interior is painted inside the inner lips: work in their bounding box.
+        moving = np.abs(dst - src).max(1) > 1e-3
+        triangles = self._triangles[moving[self._triangles].any(1)]
+        margin = _interior_margin(iod)
+        corners = np.concatenate([dst[triangles.ravel()], inner - margin, inner + margin])
+        x0, y0 = np.floor(corners.min(0)).astype(int)
+        x1, y1 = np.ceil(corners.max(0)).astype(int) + 1
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-        mask = np.zeros((h, w), bool)
+        mask = np.zeros((h, w), bool) if want_mask else None
         if x1 - x0 < 4 or y1 - y0 < 4:
             return (frame if inplace else frame.copy()), mask
         off = np.array([x0, y0], np.float32)
         pw, ph = x1 - x0, y1 - y0
+        inner -= off
 
         # Backward map: for each destination pixel, the source pixel via its triangle's affine map.
-        # The map of a piecewise-affine warp is continuous, so it is evaluated on a half-resolution
-        # grid and upsampled bilinearly (error well under a pixel, a quarter of the work).
-        hh, hw = (ph + 1) // 2, (pw + 1) // 2
-        tri_id = np.zeros((hh, hw), np.int32)
-        d_tri, s_tri = dst[self._triangles] - off, src[self._triangles] - off  # (T, 3, 2)
+        # The map is continuous (and smoothed away from the lips), so it is evaluated on a coarse grid,
+        # one node per ``step`` pixels (about IOD / 100: the same work for most face sizes), and
+        # upsampled bilinearly.
+        step = int(np.clip(round(iod / MAP_NODES_PER_IOD), 1, 3))
+        gh, gw = (ph + step - 1) // step, (pw + step - 1) // step
+        tri_id = np.zeros((gh, gw), np.int32)
+        d_tri, s_tri = dst[triangles] - off, src[triangles] - off  # (T, 3, 2)
         # Affine map of each destination triangle onto its source triangle: s = A (d - d0) + s0, with
         # A = [s1 - s0, s2 - s0] [d1 - d0, d2 - d0]^-1 (closed-form 2x2 inverse, all triangles at once).
         dd = np.stack([d_tri[:, 1] - d_tri[:, 0], d_tri[:, 2] - d_tri[:, 0]], axis=2)  # (T, 2, 2) columns
@@ -234,39 +255,77 @@ class WarpRenderer:
         inv = np.stack([dd[:, 1, 1], -dd[:, 0, 1], -dd[:, 1, 0], dd[:, 0, 0]], axis=1).reshape(-1, 2, 2)
         inv /= np.where(ok, det, 1.0)[:, None, None]
         lin = ss @ inv
-        affines = np.zeros((len(d_tri) + 1, 2, 3), np.float32)
-        affines[0] = [[1, 0, 0], [0, 1, 0]]
-        affines[1:, :, :2] = lin
-        affines[1:, :, 2] = s_tri[:, 0] - (lin @ d_tri[:, 0, :, None])[..., 0]
-        half = np.round((d_tri - 0.5) * 8).astype(np.int32)  # half-res pixel centres, 4 fractional bits
+        # Displacement s - d = (A - I) d + b per triangle, on the grid's own coordinates (node i sits at
+        # pixel step * i + (step - 1) / 2); row 0 (outside every moving triangle) stays 0.
+        coef = np.zeros((6, len(d_tri) + 1), np.float32)
+        shift = (step - 1) / 2
+        rel = lin - np.eye(2, dtype=np.float32)
+        bias = s_tri[:, 0] - (lin @ d_tri[:, 0, :, None])[..., 0] + rel.sum(2) * shift
+        coef[:, 1:] = np.stack(
+            [
+                rel[:, 0, 0] * step,
+                rel[:, 0, 1] * step,
+                bias[:, 0],
+                rel[:, 1, 0] * step,
+                rel[:, 1, 1] * step,
+                bias[:, 1],
+            ]
+        )
+        nodes = np.round((d_tri - shift) * (16 / step)).astype(np.int32)  # grid nodes, 4 fractional bits
         for k in np.flatnonzero(ok):
-            cv2.fillConvexPoly(tri_id, half[k], int(k) + 1, lineType=cv2.LINE_8, shift=4)
-        gx = (2 * np.arange(hw, dtype=np.float32) + 0.5)[None, :]
-        gy = (2 * np.arange(hh, dtype=np.float32) + 0.5)[:, None]
-        m = affines[tri_id]
-        disp_x = m[..., 0, 0] * gx + m[..., 0, 1] * gy + m[..., 0, 2] - gx
-        disp_y = m[..., 1, 0] * gx + m[..., 1, 1] * gy + m[..., 1, 2] - gy
-        full = (2 * hw, 2 * hh)
+            cv2.fillConvexPoly(tri_id, nodes[k], int(k) + 1, lineType=cv2.LINE_8, shift=4)
+        gx = np.arange(gw, dtype=np.float32)[None, :]
+        gy = np.arange(gh, dtype=np.float32)[:, None]
+        c = coef[:, tri_id]
+        disp_x = c[0] * gx + c[1] * gy + c[2]
+        disp_y = c[3] * gx + c[4] * gy + c[5]
+        disp_x, disp_y = self._smooth_field(disp_x, disp_y, (dst - off - shift) / step, iod / step)
+        full = (gw * step, gh * step)
         map_x = cv2.resize(disp_x, full, interpolation=cv2.INTER_LINEAR)[:ph, :pw]
         map_y = cv2.resize(disp_y, full, interpolation=cv2.INTER_LINEAR)[:ph, :pw]
         map_x += np.arange(x0, x1, dtype=np.float32)[None, :]
         map_y += np.arange(y0, y1, dtype=np.float32)[:, None]
         warped = cv2.remap(frame, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
-        inner = (
-            np.concatenate(
-                [dst[[_INDEX[p] for p in L.UPPER_INNER]], dst[[_INDEX[p] for p in L.LOWER_INNER[::-1]]]]
-            )
-            - off
-        )
         self._learn_teeth_colour(frame, lm, iod)
         self._paint_mouth_interior(warped, frame, lm, inner, ey, iod, aperture)
 
         hull = cv2.convexHull(src - off)
         alpha = feathered_mask(hull.reshape(-1, 2), (ph, pw), self.config.feather * iod)
         out = paste_back(frame, warped, alpha, (x0, y0), inplace=inplace)
-        mask[y0:y1, x0:x1] = alpha > 0
+        if mask is not None:
+            mask[y0:y1, x0:x1] = alpha > 0
         return out, mask
+
+    def _smooth_field(
+        self, disp_x: np.ndarray, disp_y: np.ndarray, dst: np.ndarray, iod: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Blur the grid displacement field away from the lips.
+
+        A piecewise-affine field bends along every mesh edge; where the chin is pulled far (a wide
+        open mouth closing), those bends show as creases running from the mouth corners to the jaw.
+        Blurring removes them; the lips themselves keep the exact field so that they land on target.
+
+        Args:
+            disp_x, disp_y: ``(gh, gw)`` float32 displacement in pixels on the grid.
+            dst: ``(n, 2)`` destination mesh points in grid units.
+            iod: interocular distance in grid units.
+        """
+        sigma = self.config.smooth * iod
+        if sigma < 0.5:
+            return disp_x, disp_y
+        lips = np.concatenate(
+            [dst[[_INDEX[p] for p in L.UPPER_OUTER]], dst[[_INDEX[p] for p in L.LOWER_OUTER[::-1]]]]
+        )
+        keep = np.zeros(disp_x.shape, np.uint8)
+        cv2.fillPoly(keep, [np.round(lips * 16).astype(np.int32)], 255, cv2.LINE_8, shift=4)
+        r = max(1, int(round(sigma)))  # the blend to the blurred field happens on the skin, not the lips
+        keep = cv2.dilate(keep, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+        keep = cv2.GaussianBlur(keep.astype(np.float32) / 255.0, (0, 0), sigmaX=sigma / 2)
+        field = np.dstack([disp_x, disp_y])
+        soft = cv2.GaussianBlur(field, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REPLICATE)
+        field = soft + (field - soft) * keep[..., None]
+        return field[..., 0], field[..., 1]
 
     def _learn_teeth_colour(self, frame: np.ndarray, lm: np.ndarray, iod: float) -> None:
         """Where the source mouth is open, average its brightest interior pixels (the real teeth).
@@ -312,7 +371,7 @@ class WarpRenderer:
         """
         cfg = self.config
         h, w = frame.shape[:2]
-        margin = 3 + int(0.03 * iod)  # room for the soft edges
+        margin = _interior_margin(iod)
         bx0, by0 = np.maximum(np.floor(inner.min(0)).astype(int) - margin, 0)
         bx1, by1 = np.minimum(np.ceil(inner.max(0)).astype(int) + margin, patch.shape[1::-1])
         if bx1 - bx0 < 2 or by1 - by0 < 2:
@@ -325,7 +384,10 @@ class WarpRenderer:
             xy = np.clip(np.round(lm[points]).astype(int), 0, [w - 1, h - 1])
             return frame[xy[:, 1], xy[:, 0]].astype(np.float32).mean(0)
 
-        lip = sample([17, 84, 314, 0, 37, 267])
+        # The red of the lips: midway between their inner and outer contours, away from the corners.
+        mid_lip = (lm[_UP_OUT] + lm[_UP_IN_OF_OUT]) / 2, (lm[_LO_OUT] + lm[_LO_IN_OF_OUT]) / 2
+        xy = np.clip(np.round(np.concatenate(mid_lip)).astype(int), 0, [w - 1, h - 1])
+        lip = np.median(frame[xy[:, 1], xy[:, 0]].astype(np.float32), axis=0)
         skin = sample([4, 5, 195, 123, 352])
         light = float(np.clip(skin @ np.array([0.299, 0.587, 0.114], np.float32) / 150.0, 0.4, 1.15))
         cavity = lip * 0.2 + np.array([6, 1, 1], np.float32)
@@ -346,7 +408,9 @@ class WarpRenderer:
         size_lo = np.clip((aperture - 0.12) / 0.12, 0.0, 1.0)  # lower teeth only when well open
         lower_teeth = np.concatenate([lower, (lower - ey * cfg.lower_teeth * iod * prof * size_lo)[::-1]])
         m_in = poly_mask(inner)
-        ys, xs = np.mgrid[0 : sh[0], 0 : sh[1]].astype(np.float32)
+        # Everything but the upper-lip shadow depends on x only: computed on one row, broadcast.
+        xs = np.arange(sh[1], dtype=np.float32)[None, :]
+        ys = np.arange(sh[0], dtype=np.float32)[:, None]
         mid_x = float(inner[[0, n - 1], 0].mean())
         half_w = max(float(np.ptp(inner[:, 0])) / 2, 1.0)
         x_rel = (xs - mid_x) / half_w  # -1 .. 1 across the mouth
@@ -356,7 +420,7 @@ class WarpRenderer:
         m_lo = poly_mask(lower_teeth) * m_in * np.clip((0.65 - np.abs(x_rel)) / 0.25, 0, 1)
         # Upper-lip shadow at the top of the teeth, darker deeper in and towards the sides.
         order = np.argsort(upper[:, 0])
-        lip_y = np.interp(xs[0], upper[order, 0], upper[order, 1])
+        lip_y = np.interp(xs[0], upper[order, 0], upper[order, 1]).astype(np.float32)
         depth = np.clip((ys - lip_y[None, :]) / max(tooth_h, 1.0), 0, 1)
         shade = (0.9 + 0.1 * np.clip(depth / 0.25, 0, 1)) * (1 - 0.12 * depth) * (1 - 0.3 * x_rel**2)
         # Gaps between incisors, laterals and canines (widths in IOD, seen from the front).
@@ -366,8 +430,8 @@ class WarpRenderer:
             for sgn in (1,) if edge == 0 else (1, -1):
                 gaps = np.maximum(gaps, np.exp(-(((x_face - sgn * edge) / 0.0045) ** 2)))
         shade = (shade * (1 - 0.15 * gaps))[..., None]
-        interior = cavity * (0.6 + 0.4 * np.clip(1 - x_rel**2, 0, 1))[..., None]
-        interior += (teeth * shade - interior) * m_up[..., None]
+        base = cavity * (0.6 + 0.4 * np.clip(1 - x_rel**2, 0, 1))[..., None]  # (1, w, 3)
+        interior = base + (teeth * shade - base) * m_up[..., None]
         interior += (teeth * 0.75 * shade - interior) * (0.35 * m_lo[..., None])
         m_soft = cv2.GaussianBlur(m_in, (0, 0), sigmaX=max(0.6, 0.004 * iod))
         sub += (interior - sub) * np.minimum(m_in, m_soft)[..., None]
@@ -389,6 +453,6 @@ class WarpRenderer:
                 cv2.polylines(m, [mid], False, 255, thickness=t, lineType=cv2.LINE_AA, shift=4)
                 return cv2.GaussianBlur(m.astype(np.float32) / 255.0, (0, 0), sigmaX=max(0.5, blur)) * ends
 
-            sub += (lip - sub) * band(0.06 * iod, 0.01 * iod)[..., None]  # lip colour over stray pixels
+            sub += (lip - sub) * band(0.03 * iod, 0.008 * iod)[..., None]  # lip colour over stray pixels
             sub += (lip * 0.45 - sub) * (0.85 * band(0.012 * iod, 0.006 * iod))[..., None]  # the seam line
         patch[by0:by1, bx0:bx1] = np.clip(sub + 0.5, 0, 255).astype(np.uint8)
