@@ -33,6 +33,7 @@ from talkface.media.audio import SAMPLE_RATE, Speech, load_audio, resample
 from talkface.media.video import PRESETS, VIDEO_PRESET, FaceMedia, VideoWriter
 
 ENGINES = ("warp", "wav2lip")
+ACCELERATORS = ("bf16", "onnx", "none")  # how a neural engine runs
 MOTIONS = ("heuristic",)
 LOOKAHEAD = MAX_BRIDGE + 4  # frames held back for gap bridging and smoothing
 PROGRESS_DELAY = 1.0  # seconds before a progress bar appears
@@ -71,13 +72,16 @@ class SyncResult:
 
 
 def make_engine(
-    name: str, pads: tuple[int, int, int, int], checkpoint: str | Path | None, eager: bool = False
+    name: str,
+    pads: tuple[int, int, int, int],
+    checkpoint: str | Path | None,
+    accelerate: str = "bf16",
 ) -> Engine:
     """Build the engine called ``name`` (see :data:`ENGINES`)."""
     if name == "wav2lip":
         from talkface.engines.wav2lip import Wav2LipEngine
 
-        return Wav2LipEngine(checkpoint, pads=pads, eager=eager)
+        return Wav2LipEngine(checkpoint, pads=pads, accelerate=accelerate)
     from talkface.engines.warp import WarpEngine
 
     return WarpEngine(pads=pads)
@@ -151,7 +155,7 @@ def sync(
     engine: str = "warp",
     motion: str = "heuristic",
     checkpoint: str | Path | None = None,
-    eager: bool = False,
+    accelerate: str = "bf16",
     fps: float | None = None,
     pads: tuple[int, int, int, int] = (0, 0, 0, 0),
     box: tuple[int, int, int, int] | None = None,
@@ -174,7 +178,8 @@ def sync(
         motion: speech -> mouth model; ``"heuristic"``: formant-band acoustics for audio, and
             for ``text`` the visemes of espeak-ng's exact phoneme timing (``warp`` engine).
         checkpoint: weights for a neural engine (``wav2lip``: a published-format ``.pth``).
-        eager: run a neural engine in plain PyTorch instead of its onnxruntime export.
+        accelerate: how a neural engine runs (:data:`ACCELERATORS`): ``bf16`` autocast (default),
+            ``onnx`` (onnxruntime fp32) or ``none`` (PyTorch fp32).
         fps: frame rate for a photo (default 25); videos keep their own.
         pads: ``(top, bottom, left, right)`` pixels added around the warped lower face.
         box: fixed face box ``(top, bottom, left, right)`` in pixels; skips detection.
@@ -198,11 +203,13 @@ def sync(
         raise TalkfaceError(f"unknown motion model {motion!r} (choose from {', '.join(MOTIONS)})")
     if preset not in PRESETS:
         raise TalkfaceError(f"unknown x264 preset {preset!r} (choose from {', '.join(PRESETS)})")
+    if accelerate not in ACCELERATORS:
+        raise TalkfaceError(f"unknown accelerator {accelerate!r} (choose from {', '.join(ACCELERATORS)})")
     if engine == "wav2lip" and checkpoint is None:
         raise TalkfaceError("the wav2lip engine needs --checkpoint (a wav2lip.pth / wav2lip_gan.pth file)")
     media = FaceMedia(face, fps=fps, resize_factor=resize_factor)
     speech = load_speech(audio, text, lang)
-    renderer = make_engine(engine, pads=pads, checkpoint=checkpoint, eager=eager)
+    renderer = make_engine(engine, pads=pads, checkpoint=checkpoint, accelerate=accelerate)
     cv_threads = cv2.getNumThreads()
     cv2.setNumThreads(1)  # decoder, tracker, renderer and encoder threads already fill the cores
     try:

@@ -1,0 +1,150 @@
+"""Training data from a prepared folder (``talkface train prepare``): face crops and mel windows.
+
+Follows Wav2Lip's ``color_syncnet_train.py`` / ``wav2lip_train.py``: crops resized to
+:data:`~talkface.models.wav2lip.IMG_SIZE` (BGR, as ``cv2.imread`` gives), windows of
+:data:`~talkface.models.syncnet.SYNC_FRAMES` consecutive frames, and the 16-column mel window of
+frame ``i`` starting at ``int(80 * i / 25)``. Every clip is decoded once and held in memory
+(96x96x3 bytes per frame: 330 MB for the 11,800 crops of ``../shared/data/video``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from talkface.errors import TalkfaceError
+from talkface.media.audio import load_audio
+from talkface.models.syncnet import SYNC_FRAMES
+from talkface.models.wav2lip import IMG_SIZE
+from talkface.speech.mel import MEL_STEP_SIZE, mel_window_start, melspectrogram
+from talkface.training.prepare import TRAIN_FPS
+
+
+@dataclass
+class Clip:
+    """One prepared clip in memory.
+
+    Attributes:
+        name: folder name.
+        frames: ``(n, IMG_SIZE, IMG_SIZE, 3)`` uint8 BGR crops, in frame order.
+        index: ``(n,)`` int frame number (at 25 fps) of each crop; gaps where no face was found.
+        mel: ``(80, m)`` float32 mel spectrogram of the clip's speech.
+    """
+
+    name: str
+    frames: np.ndarray
+    index: np.ndarray
+    mel: np.ndarray
+
+    @cached_property
+    def starts(self) -> np.ndarray:
+        """Positions ``k`` in :attr:`frames` that start :data:`SYNC_FRAMES` consecutive frame numbers
+        whose mel window lies inside the speech."""
+        n = len(self.index)
+        if n < SYNC_FRAMES:
+            return np.zeros(0, np.int64)
+        k = np.arange(n - SYNC_FRAMES + 1)
+        consecutive = self.index[k + SYNC_FRAMES - 1] - self.index[k] == SYNC_FRAMES - 1
+        mel_ok = np.array(
+            [mel_window_start(int(i), TRAIN_FPS) + MEL_STEP_SIZE <= self.mel.shape[1] for i in self.index[k]]
+        )
+        return k[consecutive & mel_ok]
+
+    def mel_window(self, frame_number: int) -> np.ndarray:
+        """``(80, 16)`` float32 mel window of frame number ``frame_number``."""
+        s = mel_window_start(frame_number, TRAIN_FPS)
+        return self.mel[:, s : s + MEL_STEP_SIZE]
+
+
+def load_clip(folder: Path) -> Clip:
+    """Read one prepared clip (numbered ``.jpg`` crops + ``audio.wav``).
+
+    Raises:
+        TalkfaceError: no crops or no audio.
+    """
+    jpgs = sorted(folder.glob("*.jpg"), key=lambda p: int(p.stem))
+    if not jpgs or not (folder / "audio.wav").is_file():
+        raise TalkfaceError("not a prepared clip (numbered .jpg crops and audio.wav)", folder)
+    frames = np.stack(
+        [cv2.resize(cv2.imread(str(p)), (IMG_SIZE, IMG_SIZE), interpolation=cv2.INTER_AREA) for p in jpgs]
+    )
+    index = np.array([int(p.stem) for p in jpgs])
+    return Clip(folder.name, frames, index, melspectrogram(load_audio(folder / "audio.wav")))
+
+
+def load_split(root: Path, split: str) -> list[Clip]:
+    """The clips listed in ``root/<split>.txt`` (``train`` or ``val``).
+
+    Raises:
+        TalkfaceError: missing list, or no usable clip in it.
+    """
+    listing = root / f"{split}.txt"
+    if not listing.is_file():
+        raise TalkfaceError(f"no {split}.txt (run `talkface train prepare` first)", root)
+    clips = [load_clip(root / name) for name in listing.read_text().split()]
+    clips = [c for c in clips if len(c.starts)]
+    if not clips:
+        raise TalkfaceError(f"no clip in {split}.txt has {SYNC_FRAMES} consecutive face crops", root)
+    return clips
+
+
+def lower_halves(frames: np.ndarray) -> np.ndarray:
+    """SyncNet face input from a window of crops.
+
+    Args:
+        frames: ``(..., T, IMG_SIZE, IMG_SIZE, 3)`` uint8 BGR.
+
+    Returns:
+        ``(..., 3T, IMG_SIZE/2, IMG_SIZE)`` float32 in [0, 1]: the lower halves, channels stacked
+        frame after frame (as ``color_syncnet_train.py`` concatenates them).
+    """
+    x = frames[..., IMG_SIZE // 2 :, :, :].astype(np.float32) / 255.0  # (..., T, 48, 96, 3)
+    x = np.moveaxis(x, -1, -3)  # (..., T, 3, 48, 96)
+    return x.reshape(*x.shape[:-4], -1, *x.shape[-2:])
+
+
+def sync_batch(
+    clips: list[Clip], batch: int, rng: np.random.Generator, min_shift: int = 1, augment: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A balanced batch of in-sync and off-sync (face window, mel window) pairs.
+
+    Positives take the mel window of the face window's first frame; negatives the mel window of
+    another window of the same clip at least ``min_shift`` frames away (the published recipe takes
+    any other window: ``min_shift`` 1).
+
+    Args:
+        augment: mirror half of the windows left-right and scale each window's brightness by
+            0.75-1.25 and its colour channels by 0.9-1.1 (the same for its 5 frames), against
+            over-fitting the few speakers of a small dataset. Not in the published recipe.
+
+    Returns:
+        ``(mel (B,1,80,16), face (B,15,48,96), y (B,))`` float32.
+    """
+    mels, faces, ys = [], [], []
+    for b in range(batch):
+        clip = clips[int(rng.integers(len(clips)))]
+        starts = clip.starts
+        k = int(starts[rng.integers(len(starts))])
+        y = b % 2 == 0
+        frame = int(clip.index[k])
+        if not y:
+            far = starts[np.abs(clip.index[starts] - frame) >= min_shift]
+            if len(far) == 0:
+                y = True
+            else:
+                frame = int(clip.index[int(far[rng.integers(len(far))])])
+        mels.append(clip.mel_window(frame))
+        faces.append(clip.frames[k : k + SYNC_FRAMES])
+        ys.append(float(y))
+    face = lower_halves(np.stack(faces))  # (B, 15, 48, 96)
+    if augment:
+        flip = rng.random(batch) < 0.5
+        face[flip] = face[flip, :, :, ::-1]
+        gain = rng.uniform(0.75, 1.25, (batch, 1, 1, 1, 1)) * rng.uniform(0.9, 1.1, (batch, 1, 3, 1, 1))
+        b, c, h, w = face.shape
+        face = np.clip(face.reshape(b, c // 3, 3, h, w) * gain.astype(np.float32), 0, 1).reshape(b, c, h, w)
+    return np.stack(mels)[:, None], np.ascontiguousarray(face), np.array(ys, np.float32)

@@ -1,0 +1,82 @@
+"""Training progress: a tqdm bar with the losses, and a loss log kept as JSON and plotted to PNG."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+
+def progress_bar(total: int, initial: int = 0, desc: str = "") -> tqdm:
+    """A step counter with losses as postfix; on a non-terminal it prints a line every 60 s at most."""
+    tty = sys.stderr.isatty()
+    return tqdm(total=total, initial=initial, desc=desc, unit="step", mininterval=0.5 if tty else 60)
+
+
+class LossLog:
+    """Named loss curves ``{name: [[step, value], ...]}``, saved to ``path`` (JSON) and plotted beside it.
+
+    Args:
+        path: the ``.json`` file; the plot goes to the same name with ``.png``.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.curves: dict[str, list[list[float]]] = {}
+
+    def add(self, name: str, step: int, value: float) -> None:
+        self.curves.setdefault(name, []).append([step, float(value)])
+
+    def load(self) -> None:
+        """Read the curves saved by an earlier run (to resume), if any."""
+        if self.path.is_file():
+            self.curves = json.loads(self.path.read_text())
+
+    def save(self, title: str = "") -> None:
+        """Write the JSON and the PNG plot (atomically)."""
+        tmp = self.path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.curves))
+        os.replace(tmp, self.path)
+        self.plot(self.path.with_suffix(".png"), title)
+
+    def plot(self, png: Path, title: str = "") -> None:
+        """Loss curves against step (training loss averaged over 50-step bins), accuracy on a right axis."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        import numpy as np
+
+        fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+        right = None
+        for name, points in self.curves.items():
+            if not points:
+                continue
+            xy = np.array(points)
+            if name == "train" and len(xy) > 100:  # smooth the noisy per-step loss
+                n = len(xy) // 50 * 50
+                xy = xy[:n].reshape(-1, 50, 2).mean(1)
+            if "accuracy" in name:
+                right = right or ax.twinx()
+                right.plot(xy[:, 0], xy[:, 1], "g--", label=name)
+                right.set_ylabel("accuracy")
+                right.set_ylim(0.3, 1.0)
+            else:
+                ax.plot(xy[:, 0], xy[:, 1], label=name)
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+        ax.set_title(title)
+        lines, labels = ax.get_legend_handles_labels()
+        if right is not None:
+            more = right.get_legend_handles_labels()
+            lines, labels = lines + more[0], labels + more[1]
+        ax.legend(lines, labels, loc="upper right")
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        tmp = png.with_suffix(".tmp.png")
+        fig.savefig(tmp)
+        plt.close(fig)
+        os.replace(tmp, png)

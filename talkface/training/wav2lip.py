@@ -1,0 +1,238 @@
+"""``talkface train wav2lip [--gan]``: the generator, as ``wav2lip_train.py`` / ``hq_wav2lip_train.py``
+train it.
+
+A sample is a window of 5 consecutive crops: the generator sees them with the lower half blacked
+out, stacked on channels with a random other window of the same clip (the reference, for
+identity), and one mel window per frame starting one frame early (``f - 1``, as the training
+script does). Loss = ``sw * sync + dw * adversarial + (1 - sw - dw) * L1`` with the frozen expert
+SyncNet's cosine BCE as the sync term; ``sw`` is 0 until the held-out sync loss first falls below
+:data:`SYNC_START` and then :data:`SYNC_WEIGHT`; ``dw`` is :data:`DISC_WEIGHT` with ``--gan``
+(the visual-quality discriminator trained with BCE on real vs generated), else 0. Adam 1e-4
+(betas 0.5/0.999 with ``--gan``), bf16 autocast on the CPU, published-format checkpoints.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from talkface.errors import TalkfaceError
+from talkface.models.checkpoint import load_checkpoint, read_state_dict, save_checkpoint
+from talkface.models.syncnet import SYNC_FRAMES, SyncNet, SyncNetConfig, cosine_bce
+from talkface.models.wav2lip import IMG_SIZE, Wav2Lip, Wav2LipConfig, Wav2LipDiscQual
+from talkface.speech.mel import MEL_STEP_SIZE
+from talkface.training.data import Clip, load_split
+from talkface.training.progress import LossLog, progress_bar
+from talkface.training.syncnet import latest_checkpoint
+
+SYNC_START = 0.75  # held-out sync loss below which the sync term is switched on
+SYNC_WEIGHT = 0.03  # hq_wav2lip_train.py's syncnet_wt once switched on
+DISC_WEIGHT = 0.07  # hq_wav2lip_train.py's disc_wt
+EVAL_SAMPLES = 128
+
+
+@dataclass
+class Wav2LipTraining:
+    """Options of :func:`train_wav2lip`."""
+
+    width: float = 0.25
+    batch: int = 8
+    lr: float = 1e-4
+    steps: int = 100_000
+    minutes: float | None = None
+    eval_every: int = 100
+    checkpoint_every: int = 500
+    bf16: bool = True
+    seed: int = 0
+    gan: bool = False
+
+
+def syncnet_width(checkpoint: Path) -> float:
+    """Channel width of a SyncNet checkpoint (32 filters in its first convolution = 1.0).
+
+    Raises:
+        TalkfaceError: unreadable, or not a SyncNet checkpoint.
+    """
+    state = read_state_dict(checkpoint)
+    key = "face_encoder.0.conv_block.0.weight"
+    if key not in state or state[key].shape[1] != 3 * SYNC_FRAMES:
+        raise TalkfaceError("not a SyncNet checkpoint", checkpoint)
+    return state[key].shape[0] / 32
+
+
+def load_expert(checkpoint: Path) -> SyncNet:
+    """The frozen expert SyncNet from a published-format checkpoint (any width)."""
+    model = SyncNet(SyncNetConfig(width=syncnet_width(checkpoint)))
+    load_checkpoint(checkpoint, model)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def generator_batch(
+    clips: list[Clip], batch: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One training batch.
+
+    Returns:
+        ``(x, indiv_mels, mel, gt)``: ``x`` ``(B, 6, T, 96, 96)`` float32 (masked target window +
+        reference window, BGR in [0, 1]), ``indiv_mels`` ``(B, T, 1, 80, 16)`` (frame ``f`` uses the
+        window at ``f - 1``), ``mel`` ``(B, 1, 80, 16)`` (the window at the first frame, for the
+        sync loss) and ``gt`` ``(B, 3, T, 96, 96)`` float32.
+    """
+    xs, indiv, mels, gts = [], [], [], []
+    while len(xs) < batch:
+        clip = clips[int(rng.integers(len(clips)))]
+        starts = clip.starts
+        k = int(starts[rng.integers(len(starts))])
+        first = int(clip.index[k])
+        # The per-frame mel of frame f starts at f - 1; all of them must lie inside the speech.
+        if first < 1 or clip.mel_window(first + SYNC_FRAMES - 2).shape[1] < MEL_STEP_SIZE:
+            continue
+        others = starts[starts != k]
+        ref = int(others[rng.integers(len(others))]) if len(others) else k
+        window = clip.frames[k : k + SYNC_FRAMES].astype(np.float32) / 255.0  # (T, 96, 96, 3)
+        reference = clip.frames[ref : ref + SYNC_FRAMES].astype(np.float32) / 255.0
+        gt = np.moveaxis(window, -1, 0)  # (3, T, 96, 96)
+        masked = gt.copy()
+        masked[:, :, IMG_SIZE // 2 :] = 0.0
+        xs.append(np.concatenate([masked, np.moveaxis(reference, -1, 0)]))
+        indiv.append(np.stack([clip.mel_window(first + t - 1) for t in range(SYNC_FRAMES)])[:, None])
+        mels.append(clip.mel_window(first)[None])
+        gts.append(gt)
+    return np.stack(xs), np.stack(indiv), np.stack(mels), np.stack(gts)
+
+
+def lower_half_window(g: torch.Tensor) -> torch.Tensor:
+    """``(B, 3, T, 96, 96)`` faces -> SyncNet input ``(B, 3T, 48, 96)`` (frames stacked on channels)."""
+    g = g[:, :, :, IMG_SIZE // 2 :]
+    return torch.cat([g[:, :, t] for t in range(g.size(2))], dim=1)
+
+
+def sync_loss(expert: SyncNet, mel: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """The expert's cosine BCE of generated faces against "in sync" (``wav2lip_train.py:get_sync_loss``)."""
+    a, v = expert(mel, lower_half_window(g))
+    return cosine_bce(a.float(), v.float(), torch.ones(len(mel)))
+
+
+@torch.no_grad()
+def evaluate(
+    model: Wav2Lip, expert: SyncNet, data: tuple[torch.Tensor, ...], bf16: bool = True, batch: int = 16
+) -> dict:
+    """Held-out L1 (pixels in [0, 1]) and expert sync loss of the generator on fixed val samples."""
+    model.eval()
+    x, indiv, mel, gt = data
+    l1, sync = [], []
+    for s in range(0, len(x), batch):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            g = model(indiv[s : s + batch], x[s : s + batch]).float()
+            sync.append(sync_loss(expert, mel[s : s + batch], g).item())
+        l1.append(F.l1_loss(g, gt[s : s + batch]).item())
+    model.train()
+    return {"l1": float(np.mean(l1)), "sync": float(np.mean(sync))}
+
+
+def train_wav2lip(
+    data_root: Path, out: Path, syncnet: Path, options: Wav2LipTraining, resume: bool = True
+) -> dict:
+    """Train (or resume) a Wav2Lip generator, optionally with the visual-quality discriminator.
+
+    Args:
+        data_root: output of ``talkface train prepare``.
+        out: folder for ``checkpoint_step*.pth`` (generator), ``disc_checkpoint_step*.pth``
+            (with ``gan``), ``losses.json`` and ``losses.png``.
+        syncnet: the expert SyncNet checkpoint (``talkface train syncnet``, or the published
+            ``lipsync_expert.pth``), frozen.
+        options: :class:`Wav2LipTraining`.
+        resume: continue from the latest checkpoints in ``out``.
+
+    Returns:
+        The last evaluation ``{"step", "l1", "sync", "sync_weight"}``.
+
+    Raises:
+        TalkfaceError: unprepared data, unreadable or mismatched checkpoints.
+    """
+    torch.manual_seed(options.seed)
+    rng = np.random.default_rng(options.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    expert = load_expert(syncnet)
+    train, val = load_split(data_root, "train"), load_split(data_root, "val")
+    held_out = tuple(
+        torch.from_numpy(a) for a in generator_batch(val, EVAL_SAMPLES, np.random.default_rng(99))
+    )
+    model = Wav2Lip(Wav2LipConfig(width=options.width))
+    betas = (0.5, 0.999) if options.gan else (0.9, 0.999)
+    optimizer = torch.optim.Adam(model.parameters(), lr=options.lr, betas=betas)
+    disc = Wav2LipDiscQual(Wav2LipConfig(width=options.width)) if options.gan else None
+    disc_optimizer = torch.optim.Adam(disc.parameters(), lr=options.lr, betas=betas) if disc else None
+    log = LossLog(out / "losses.json")
+    step = 0
+    last = resume and latest_checkpoint(out)
+    if last:
+        step = int(load_checkpoint(last, model, optimizer).get("global_step", 0))
+        if disc is not None:
+            last_disc = latest_checkpoint(out, "disc_checkpoint_step")
+            if last_disc:
+                load_checkpoint(last_disc, disc, disc_optimizer)
+        log.load()
+    # The sync term switches on for good once the held-out sync loss has been below SYNC_START.
+    switched = any(v < SYNC_START for _, v in log.curves.get("eval sync", []))
+    sync_weight = SYNC_WEIGHT if switched else 0.0
+    disc_weight = DISC_WEIGHT if disc is not None else 0.0
+    start = time.perf_counter()
+    result = {"step": step, **evaluate(model, expert, held_out, options.bf16), "sync_weight": sync_weight}
+    title = f"Wav2Lip width {options.width:g}" + (" + GAN" if disc else "")
+    bar = progress_bar(total=options.steps, initial=step, desc="wav2lip")
+    try:
+        while step < options.steps:
+            x, indiv, mel, gt = (torch.from_numpy(a) for a in generator_batch(train, options.batch, rng))
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=options.bf16):
+                g = model(indiv, x).float()
+                sync = sync_loss(expert, mel, g) if sync_weight > 0 else torch.zeros(())
+                adversarial = disc.perceptual_loss(g).float() if disc is not None else torch.zeros(())
+            l1 = F.l1_loss(g, gt)
+            loss = sync_weight * sync + disc_weight * adversarial + (1 - sync_weight - disc_weight) * l1
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if disc is not None:
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=options.bf16):
+                    real, fake = disc(gt).float(), disc(g.detach()).float()
+                d_loss = F.binary_cross_entropy(real, torch.ones_like(real)) + F.binary_cross_entropy(
+                    fake, torch.zeros_like(fake)
+                )
+                disc_optimizer.zero_grad(set_to_none=True)
+                d_loss.backward()
+                disc_optimizer.step()
+                log.add("train disc", step + 1, d_loss.item())
+            step += 1
+            log.add("train", step, l1.item())
+            bar.update()
+            timed_out = options.minutes is not None and time.perf_counter() - start > 60 * options.minutes
+            if step % options.eval_every == 0 or step == options.steps or timed_out:
+                result = {"step": step, **evaluate(model, expert, held_out, options.bf16)}
+                if sync_weight == 0 and result["sync"] < SYNC_START:
+                    sync_weight = SYNC_WEIGHT
+                result["sync_weight"] = sync_weight
+                log.add("eval l1", step, result["l1"])
+                log.add("eval sync", step, result["sync"])
+                bar.set_postfix(
+                    l1=f"{l1.item():.4f}", eval_l1=f"{result['l1']:.4f}", sync=f"{result['sync']:.3f}"
+                )
+            if step % options.checkpoint_every == 0 or step == options.steps or timed_out:
+                save_checkpoint(out / f"checkpoint_step{step:09d}.pth", model, optimizer, step)
+                if disc is not None:
+                    save_checkpoint(out / f"disc_checkpoint_step{step:09d}.pth", disc, disc_optimizer, step)
+                log.save(title)
+            if timed_out:
+                break
+    finally:
+        bar.close()
+    log.save(title)
+    return result

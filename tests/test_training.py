@@ -1,0 +1,104 @@
+"""SyncNet and Wav2Lip training on real prepared clips: batches, learning, resume, published format."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from conftest import data_file
+
+from talkface.cli import main
+from talkface.models.checkpoint import load_checkpoint
+from talkface.models.syncnet import SyncNet, SyncNetConfig, cosine_bce
+from talkface.models.wav2lip import Wav2Lip, Wav2LipConfig, Wav2LipDiscQual
+from talkface.training.data import load_split, lower_halves, sync_batch
+from talkface.training.prepare import prepare_dataset
+from talkface.training.syncnet import SyncNetTraining, train_syncnet
+from talkface.training.wav2lip import generator_batch
+
+CLIPS = ("video/grid_brbk7n.mpg", "video/grid_lbax4n.mpg", "video/lrs2_00022.mp4")
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    src = tmp_path_factory.mktemp("clips")
+    for name in CLIPS:
+        shutil.copy(data_file(name), src)
+    out = tmp_path_factory.mktemp("prepared")
+    summary = prepare_dataset(src, out, val_fraction=0.34)
+    assert len(summary.prepared) == 3
+    return out
+
+
+def test_sync_batch_pairs_faces_with_their_own_or_shifted_speech(prepared) -> None:
+    clips = load_split(prepared, "train")
+    mel, face, y = sync_batch(clips, 32, np.random.default_rng(0), min_shift=5)
+    assert mel.shape == (32, 1, 80, 16) and face.shape == (32, 15, 48, 96) and y.shape == (32,)
+    assert y.mean() == 0.5 and face.min() >= 0 and face.max() <= 1 and 0.1 < face.mean() < 0.9
+    # The face input is the lower half: the mouth region of a real crop, not the eyes.
+    clip = clips[0]
+    k = int(clip.starts[3])
+    lower = np.moveaxis(clip.frames[k, 48:].astype(np.float32) / 255, -1, 0)
+    assert np.allclose(lower_halves(clip.frames[None, k : k + 5])[0, :3], lower)
+
+
+def test_syncnet_learns_and_resumes_in_the_published_format(prepared, tmp_path) -> None:
+    # A small expert overfits a fixed batch of real pairs: the cosine BCE must fall.
+    torch.manual_seed(0)
+    clips = load_split(prepared, "train")
+    mel, face, y = (torch.from_numpy(a) for a in sync_batch(clips, 16, np.random.default_rng(1)))
+    model = SyncNet(SyncNetConfig(width=0.125))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(40):
+        loss = cosine_bce(*model(mel, face), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
+
+    # The trainer writes published-format checkpoints, a loss log and a plot, and resumes.
+    out = tmp_path / "syncnet"
+    options = SyncNetTraining(width=0.125, batch=8, steps=3, eval_every=3, checkpoint_every=3)
+    train_syncnet(prepared, out, options)
+    first = torch.load(out / "checkpoint_step000000003.pth", weights_only=True)
+    assert set(first) == {"state_dict", "optimizer", "global_step", "global_epoch"}
+    assert first["global_step"] == 3
+    options.steps = 5
+    result = train_syncnet(prepared, out, options)
+    assert result["step"] == 5 and 0 <= result["accuracy"] <= 1
+    load_checkpoint(out / "checkpoint_step000000005.pth", SyncNet(SyncNetConfig(width=0.125)))
+    assert (out / "losses.png").stat().st_size > 1000
+    steps = [s for s, _ in __import__("json").loads((out / "losses.json").read_text())["train"]]
+    assert steps == [1, 2, 3, 4, 5]  # resumed at step 4, not restarted
+
+
+def test_generator_batch_masks_the_target_and_offsets_the_mel(prepared) -> None:
+    clips = load_split(prepared, "train")
+    x, indiv, mel, gt = generator_batch(clips, 4, np.random.default_rng(0))
+    assert x.shape == (4, 6, 5, 96, 96) and gt.shape == (4, 3, 5, 96, 96)
+    assert indiv.shape == (4, 5, 1, 80, 16) and mel.shape == (4, 1, 80, 16)
+    assert np.all(x[:, :3, :, 48:] == 0) and np.array_equal(x[:, :3, :, :48], gt[:, :, :, :48])
+    assert not np.array_equal(x[:, 3:], gt)  # the reference is another window
+    # Frame f's mel window is taken at f - 1: the second frame's is the sync window of the first.
+    assert np.array_equal(indiv[:, 1], mel) and not np.array_equal(indiv[:, 0], mel)
+
+
+def test_train_wav2lip_cli_with_gan_writes_loadable_checkpoints(prepared, tmp_path, capfd) -> None:
+    expert_dir = tmp_path / "expert"
+    args = ["train", "syncnet", str(prepared), "--out", str(expert_dir), "--width", "0.125"]
+    assert main([*args, "--batch", "4", "--steps", "1", "--eval-every", "1"]) == 0
+    out = tmp_path / "w2l"
+    args = ["train", "wav2lip", str(prepared), "--out", str(out), "--gan", "--width", "0.125"]
+    args += ["--syncnet", str(expert_dir / "checkpoint_step000000001.pth"), "--batch", "2", "--steps", "2"]
+    assert main([*args, "--eval-every", "1", "--checkpoint-every", "2"]) == 0
+    assert "held-out L1" in capfd.readouterr().out
+    load_checkpoint(out / "checkpoint_step000000002.pth", Wav2Lip(Wav2LipConfig(width=0.125)))
+    load_checkpoint(out / "disc_checkpoint_step000000002.pth", Wav2LipDiscQual(Wav2LipConfig(width=0.125)))
+    assert (out / "losses.png").is_file()
+    # A bad data folder is a one-line error.
+    assert main(["train", "syncnet", str(tmp_path), "--out", str(tmp_path / "x")]) == 1
+    assert "no train.txt" in capfd.readouterr().err
