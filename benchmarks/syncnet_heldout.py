@@ -27,6 +27,9 @@ def main() -> None:
     p.add_argument("data", type=Path, help="folder written by `talkface train prepare`")
     p.add_argument("checkpoints", type=Path, nargs="+")
     p.add_argument("--pairs", type=int, default=EVAL_PAIRS // 2, help="face windows (two pairs each)")
+    p.add_argument(
+        "--per-clip", action="store_true", help="also pair accuracy per held-out clip (last checkpoint)"
+    )
     args = p.parse_args()
     print(f"$ {' '.join([Path(sys.executable).name, *sys.argv])}")
     val = load_split(args.data, "val")
@@ -46,6 +49,11 @@ def main() -> None:
             f"{ckpt.name:44s} {step:6d} {r['loss']:6.3f} {r['accuracy']:6.3f} {r['pair_accuracy']:9.3f} "
             f"{r['positives']:6.3f} {r['negatives']:6.3f}"
         )
+    if args.per_clip:
+        print(f"per clip ({args.checkpoints[-1].name}, 128 windows each): pair accuracy")
+        for clip in val:
+            r = evaluate(model, eval_set([clip], 128))
+            print(f"  {clip.name:40s} {r['pair_accuracy']:.3f}")
 
 
 if __name__ == "__main__":

@@ -248,7 +248,8 @@ def _train(args: argparse.Namespace) -> None:
         )
         print(
             f"{args.out}: Wav2Lip step {result['step']}, held-out L1 {result['l1']:.4f}, "
-            f"sync loss {result['sync']:.3f} (sync weight {result['sync_weight']:g})"
+            f"sync loss {result['sync']:.3f} (real frames {result['sync_real']:.3f}; sync weight "
+            f"{result['sync_weight']:g})"
         )
 
 

@@ -102,3 +102,21 @@ def test_train_wav2lip_cli_with_gan_writes_loadable_checkpoints(prepared, tmp_pa
     # A bad data folder is a one-line error.
     assert main(["train", "syncnet", str(tmp_path), "--out", str(tmp_path / "x")]) == 1
     assert "no train.txt" in capfd.readouterr().err
+
+
+def test_shipped_syncnet_prefers_the_true_speech_on_held_out_clips(tmp_path) -> None:
+    # Two clips the shipped expert never saw in training (its val.txt): each face window must score
+    # higher with its own speech than with speech shifted >= 5 frames more often than chance.
+    from talkface.training.syncnet import eval_set, evaluate
+    from talkface.training.wav2lip import load_expert
+    from talkface.weights import SYNCNET
+
+    src = tmp_path / "clips"
+    src.mkdir()
+    for name in ("video/grid_lwbsza.mpg", "video/edtalk_obama_20s_av_fixed.mp4"):
+        shutil.copy(data_file(name), src)
+    prepare_dataset(src, tmp_path / "prepared", val_fraction=0.5)
+    clips = load_split(tmp_path / "prepared", "train") + load_split(tmp_path / "prepared", "val")
+    result = evaluate(load_expert(SYNCNET), eval_set(clips, 256))
+    assert result["pair_accuracy"] > 0.56, result
+    assert result["positives"] > result["negatives"]
