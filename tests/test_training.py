@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -87,7 +89,7 @@ def test_generator_batch_masks_the_target_and_offsets_the_mel(prepared) -> None:
     assert np.array_equal(indiv[:, 1], mel) and not np.array_equal(indiv[:, 0], mel)
 
 
-def test_train_wav2lip_cli_with_gan_writes_loadable_checkpoints(prepared, tmp_path, capfd) -> None:
+def test_train_wav2lip_cli_with_gan_writes_loadable_checkpoints(prepared, tmp_path, capsys) -> None:
     expert_dir = tmp_path / "expert"
     args = ["train", "syncnet", str(prepared), "--out", str(expert_dir), "--width", "0.125"]
     assert main([*args, "--batch", "4", "--steps", "1", "--eval-every", "1"]) == 0
@@ -95,13 +97,26 @@ def test_train_wav2lip_cli_with_gan_writes_loadable_checkpoints(prepared, tmp_pa
     args = ["train", "wav2lip", str(prepared), "--out", str(out), "--gan", "--width", "0.125"]
     args += ["--syncnet", str(expert_dir / "checkpoint_step000000001.pth"), "--batch", "2", "--steps", "2"]
     assert main([*args, "--eval-every", "1", "--checkpoint-every", "2"]) == 0
-    assert "held-out L1" in capfd.readouterr().out
+    assert "held-out L1" in capsys.readouterr().out
     load_checkpoint(out / "checkpoint_step000000002.pth", Wav2Lip(Wav2LipConfig(width=0.125)))
     load_checkpoint(out / "disc_checkpoint_step000000002.pth", Wav2LipDiscQual(Wav2LipConfig(width=0.125)))
     assert (out / "losses.png").is_file()
     # A bad data folder is a one-line error.
-    assert main(["train", "syncnet", str(tmp_path), "--out", str(tmp_path / "x")]) == 1
-    assert "no train.txt" in capfd.readouterr().err
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "talkface.cli",
+            "train",
+            "syncnet",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "x"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "no train.txt" in proc.stderr
 
 
 def test_shipped_syncnet_prefers_the_true_speech_on_held_out_clips(tmp_path) -> None:
