@@ -57,6 +57,9 @@ _INDEX = {p: i for i, p in enumerate(_HANDLES)}
 _MID = [k for k, p in enumerate(L.UPPER_INNER) if p not in (L.UPPER_INNER[0], L.UPPER_INNER[-1])]
 _INNER_UP_ROWS = np.array([_INDEX[L.UPPER_INNER[k]] for k in _MID])
 _INNER_LO_ROWS = np.array([_INDEX[L.LOWER_INNER[k]] for k in _MID])
+# Mesh rows of the inner and outer lip contours as closed polygons (upper lip, then lower lip back).
+_INNER_POLY_ROWS = np.array([_INDEX[p] for p in L.UPPER_INNER + L.LOWER_INNER[::-1]])
+_OUTER_POLY_ROWS = np.array([_INDEX[p] for p in L.UPPER_OUTER + L.LOWER_OUTER[::-1]])
 
 
 def _interior_margin(iod: float) -> int:
@@ -219,9 +222,7 @@ class WarpRenderer:
         h, w = frame.shape[:2]
         src, dst = self.target_points(lm, max(aperture, 0.0), width, float(np.clip(rounding, 0, 1)))
         _, _, ey, iod = face_frame(lm)
-        inner = np.concatenate(
-            [dst[[_INDEX[p] for p in L.UPPER_INNER]], dst[[_INDEX[p] for p in L.LOWER_INNER[::-1]]]]
-        )
+        inner = dst[_INNER_POLY_ROWS]
         # Only triangles with a moving corner change pixels (a still triangle maps each pixel onto
         # itself), and the mouth interior is painted inside the inner lips: work in their bounding box.
         moving = np.abs(dst - src).max(1) > 1e-3
@@ -314,9 +315,7 @@ class WarpRenderer:
         sigma = self.config.smooth * iod
         if sigma < 0.5:
             return disp_x, disp_y
-        lips = np.concatenate(
-            [dst[[_INDEX[p] for p in L.UPPER_OUTER]], dst[[_INDEX[p] for p in L.LOWER_OUTER[::-1]]]]
-        )
+        lips = dst[_OUTER_POLY_ROWS]
         keep = np.zeros(disp_x.shape, np.uint8)
         cv2.fillPoly(keep, [np.round(lips * 16).astype(np.int32)], 255, cv2.LINE_8, shift=4)
         r = max(1, int(round(sigma)))  # the blend to the blurred field happens on the skin, not the lips
