@@ -14,6 +14,7 @@ from talkface.errors import TalkfaceError
 from talkface.face.quiet import silence_native_stderr_for_process
 from talkface.media.video import DEFAULT_FPS, PRESETS, VIDEO_PRESET
 from talkface.pipeline import ACCELERATORS, ENGINES, MOTIONS, sync
+from talkface.training.progress import SyncNetTraining, TrainingOptions, Wav2LipTraining
 
 DEMO_TEXT = (
     "Hello! I am an astronaut, and this photograph was taken by NASA. "
@@ -167,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ts.add_argument("data", type=Path, help="folder written by `talkface train prepare`")
     ts.add_argument("--out", type=Path, default=Path("results/syncnet"), help="checkpoint folder")
-    _add_training_options(ts, width=0.5, batch=64, eval_every=200, checkpoint_every=1000)
+    _add_training_options(ts, SyncNetTraining())
     ts.add_argument(
         "--augment", action="store_true", help="mirror and colour-jitter the face windows (small datasets)"
     )
@@ -191,24 +192,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="expert SyncNet checkpoint (default: the one shipped in talkface/weights)",
     )
     tw.add_argument("--gan", action="store_true", help="also train the visual-quality discriminator")
-    _add_training_options(tw, width=0.25, batch=8, eval_every=100, checkpoint_every=500)
+    _add_training_options(tw, Wav2LipTraining())
     return parser
 
 
-def _add_training_options(p: argparse.ArgumentParser, **defaults) -> None:
+def _add_training_options(p: argparse.ArgumentParser, defaults: TrainingOptions) -> None:
+    d = defaults
     p.add_argument(
-        "--width", type=float, default=defaults["width"], help="channel width (1.0 = published size)"
+        "--width", type=float, default=d.width, help=f"channel width (1.0 = published; default {d.width:g})"
     )
-    p.add_argument("--batch", type=int, default=defaults["batch"], help="samples per step")
-    p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
-    p.add_argument("--steps", type=int, default=100_000, help="stop at this global step")
-    p.add_argument("--minutes", type=float, default=None, help="also stop after this many minutes")
-    p.add_argument("--eval-every", type=int, default=defaults["eval_every"], help="steps between evaluations")
+    p.add_argument("--batch", type=int, default=d.batch, help=f"samples per step (default {d.batch})")
+    p.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr:g})")
+    p.add_argument("--steps", type=int, default=d.steps, help="stop at this global step")
+    p.add_argument("--minutes", type=float, default=d.minutes, help="also stop after this many minutes")
+    p.add_argument("--eval-every", type=int, default=d.eval_every, help="steps between evaluations")
     p.add_argument(
-        "--checkpoint-every", type=int, default=defaults["checkpoint_every"], help="steps between checkpoints"
+        "--checkpoint-every", type=int, default=d.checkpoint_every, help="steps between checkpoints"
     )
     p.add_argument("--fp32", action="store_true", help="no bf16 autocast")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--no-resume", action="store_true", help="start afresh even if OUT has checkpoints")
 
 
@@ -230,7 +232,7 @@ def _train(args: argparse.Namespace) -> None:
         seed=args.seed,
     )
     if args.train_command == "syncnet":
-        from talkface.training.syncnet import SyncNetTraining, train_syncnet
+        from talkface.training.syncnet import train_syncnet
 
         options = SyncNetTraining(**common, augment=args.augment)
         result = train_syncnet(args.data, args.out, options, resume=not args.no_resume)
@@ -239,7 +241,7 @@ def _train(args: argparse.Namespace) -> None:
             f"accuracy {result['accuracy']:.3f} (in sync vs >= 5 frames off)"
         )
     else:
-        from talkface.training.wav2lip import Wav2LipTraining, train_wav2lip
+        from talkface.training.wav2lip import train_wav2lip
         from talkface.weights import SYNCNET
 
         options = Wav2LipTraining(**common, gan=args.gan)

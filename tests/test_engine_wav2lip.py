@@ -43,27 +43,30 @@ def test_wav2lip_engine_rejects_other_weights(tmp_path) -> None:
         talkface.sync(face, tmp_path / "o.mp4", text="hi", engine="wav2lip")
 
 
-def test_onnx_path_matches_eager() -> None:
-    from talkface.engines.wav2lip import OnnxGenerator, _eager
-
+@pytest.fixture
+def generator_and_batch() -> tuple[Wav2Lip, np.ndarray, np.ndarray]:
+    """A random width-0.25 generator and a batch of 5 random (mel, faces) inputs."""
     torch.manual_seed(1)
     model = Wav2Lip(Wav2LipConfig(width=0.25)).eval()
     rng = np.random.default_rng(0)
     mel = rng.uniform(-4, 4, (5, 1, 80, 16)).astype(np.float32)
     faces = rng.uniform(0, 1, (5, 6, 96, 96)).astype(np.float32)
+    return model, mel, faces
+
+
+def test_onnx_path_matches_eager(generator_and_batch) -> None:
+    from talkface.engines.wav2lip import OnnxGenerator, _eager
+
+    model, mel, faces = generator_and_batch
     fast, slow = OnnxGenerator(model)(mel, faces), _eager(model)(mel, faces)
     assert fast.shape == slow.shape == (5, 3, 96, 96)
     assert np.abs(fast - slow).max() < 1e-4  # stated tolerance: 1e-4 on outputs in [0, 1]
 
 
-def test_bf16_path_matches_eager() -> None:
+def test_bf16_path_matches_eager(generator_and_batch) -> None:
     from talkface.engines.wav2lip import _bf16, _eager
 
-    torch.manual_seed(1)
-    model = Wav2Lip(Wav2LipConfig(width=0.25)).eval()
-    rng = np.random.default_rng(0)
-    mel = rng.uniform(-4, 4, (5, 1, 80, 16)).astype(np.float32)
-    faces = rng.uniform(0, 1, (5, 6, 96, 96)).astype(np.float32)
+    model, mel, faces = generator_and_batch
     slow = _eager(model)(mel, faces)
     fast = _bf16(model)(mel, faces)
     assert fast.shape == slow.shape == (5, 3, 96, 96) and fast.dtype == np.float32

@@ -17,7 +17,8 @@ from talkface.models.syncnet import SyncNet, SyncNetConfig, cosine_bce
 from talkface.models.wav2lip import Wav2Lip, Wav2LipConfig, Wav2LipDiscQual
 from talkface.training.data import load_split, lower_halves, sync_batch
 from talkface.training.prepare import prepare_dataset
-from talkface.training.syncnet import SyncNetTraining, train_syncnet
+from talkface.training.progress import SyncNetTraining
+from talkface.training.syncnet import train_syncnet
 from talkface.training.wav2lip import generator_batch
 
 CLIPS = ("video/grid_brbk7n.mpg", "video/grid_lbax4n.mpg", "video/lrs2_00022.mp4")

@@ -1,13 +1,72 @@
-"""Training progress: a tqdm bar with the losses, and a loss log kept as JSON and plotted to PNG."""
+"""What every training run shares: its options, where to resume, a tqdm bar with the losses, and a
+loss log kept as JSON and plotted to PNG."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
+
+
+@dataclass
+class TrainingOptions:
+    """Options common to ``talkface train syncnet`` and ``train wav2lip`` (each subclass below sets
+    its own defaults; the command line takes its defaults from them, without importing torch).
+
+    Attributes:
+        width: channel width of the network (1.0 = published size).
+        batch: samples per step.
+        lr: Adam learning rate.
+        steps: stop at this global step.
+        minutes: also stop after this much wall time (a checkpoint is written), or ``None``.
+        eval_every, checkpoint_every: steps between held-out evaluations / checkpoints.
+        bf16: bf16 autocast on the CPU.
+        seed: random seed of sampling and initialisation.
+    """
+
+    width: float = 1.0
+    batch: int = 16
+    lr: float = 1e-4
+    steps: int = 100_000
+    minutes: float | None = None
+    eval_every: int = 200
+    checkpoint_every: int = 1000
+    bf16: bool = True
+    seed: int = 0
+
+
+@dataclass
+class SyncNetTraining(TrainingOptions):
+    """Options of ``train_syncnet`` (defaults: ``color_syncnet_train.py``'s, except width).
+
+    ``augment``: mirror and colour jitter (see ``talkface.training.data.sync_batch``); not in the
+    published recipe.
+    """
+
+    width: float = 0.5
+    batch: int = 64
+    augment: bool = False
+
+
+@dataclass
+class Wav2LipTraining(TrainingOptions):
+    """Options of ``train_wav2lip`` (``gan``: also train the visual-quality discriminator)."""
+
+    width: float = 0.25
+    batch: int = 8
+    eval_every: int = 100
+    checkpoint_every: int = 500
+    gan: bool = False
+
+
+def latest_checkpoint(folder: Path, prefix: str = "checkpoint_step") -> Path | None:
+    """The checkpoint with the highest step in ``folder`` (zero-padded names sort by step), or ``None``."""
+    found = sorted(folder.glob(f"{prefix}*.pth"))
+    return found[-1] if found else None
 
 
 def progress_bar(total: int, initial: int = 0, desc: str = "") -> tqdm:

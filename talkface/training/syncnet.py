@@ -12,7 +12,6 @@ accuracy the fraction of face windows whose own speech scores higher than the sh
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,26 +20,10 @@ import torch
 from talkface.models.checkpoint import load_checkpoint, save_checkpoint
 from talkface.models.syncnet import SYNC_FRAMES, SyncNet, SyncNetConfig, cosine_bce
 from talkface.training.data import Clip, load_split, lower_halves, sync_batch
-from talkface.training.progress import LossLog, progress_bar
+from talkface.training.progress import LossLog, SyncNetTraining, latest_checkpoint, progress_bar
 
 EVAL_MIN_SHIFT = 5  # frames: off-sync pairs in evaluation are shifted at least this much
 EVAL_PAIRS = 1024  # pairs in the held-out set (half in sync)
-
-
-@dataclass
-class SyncNetTraining:
-    """Options of :func:`train_syncnet` (defaults: ``color_syncnet_train.py``'s, except width)."""
-
-    width: float = 0.5
-    batch: int = 64
-    lr: float = 1e-4
-    steps: int = 100_000
-    minutes: float | None = None  # stop after this much wall time (checkpoint written)
-    eval_every: int = 200
-    checkpoint_every: int = 1000
-    bf16: bool = True
-    seed: int = 0
-    augment: bool = False  # mirror and colour jitter (see ``sync_batch``); not in the published recipe
 
 
 def eval_set(clips: list[Clip], pairs: int = EVAL_PAIRS // 2, seed: int = 1234) -> tuple[torch.Tensor, ...]:
@@ -99,12 +82,6 @@ def evaluate(model: SyncNet, data: tuple[torch.Tensor, ...], bf16: bool = True, 
         "positives": sim[y == 1].mean().item(),
         "negatives": sim[y == 0].mean().item(),
     }
-
-
-def latest_checkpoint(folder: Path, prefix: str = "checkpoint_step") -> Path | None:
-    """The checkpoint with the highest step in ``folder``, or ``None``."""
-    found = sorted(folder.glob(f"{prefix}*.pth"))
-    return found[-1] if found else None
 
 
 def train_syncnet(data_root: Path, out: Path, options: SyncNetTraining, resume: bool = True) -> dict:

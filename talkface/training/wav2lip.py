@@ -14,7 +14,6 @@ SyncNet's cosine BCE as the sync term; ``sw`` is 0 until the held-out sync loss 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,29 +26,12 @@ from talkface.models.syncnet import SYNC_FRAMES, SyncNet, SyncNetConfig, cosine_
 from talkface.models.wav2lip import IMG_SIZE, Wav2Lip, Wav2LipConfig, Wav2LipDiscQual
 from talkface.speech.mel import MEL_STEP_SIZE
 from talkface.training.data import Clip, load_split
-from talkface.training.progress import LossLog, progress_bar
-from talkface.training.syncnet import latest_checkpoint
+from talkface.training.progress import LossLog, Wav2LipTraining, latest_checkpoint, progress_bar
 
 SYNC_START = 0.75  # held-out sync loss below which the sync term is switched on
 SYNC_WEIGHT = 0.03  # hq_wav2lip_train.py's syncnet_wt once switched on
 DISC_WEIGHT = 0.07  # hq_wav2lip_train.py's disc_wt
 EVAL_SAMPLES = 128
-
-
-@dataclass
-class Wav2LipTraining:
-    """Options of :func:`train_wav2lip`."""
-
-    width: float = 0.25
-    batch: int = 8
-    lr: float = 1e-4
-    steps: int = 100_000
-    minutes: float | None = None
-    eval_every: int = 100
-    checkpoint_every: int = 500
-    bf16: bool = True
-    seed: int = 0
-    gan: bool = False
 
 
 def syncnet_width(checkpoint: Path) -> float:
