@@ -379,15 +379,15 @@ class WarpRenderer:
         inner = inner - np.array([bx0, by0], np.float32)
         sh = sub.shape[:2]
 
-        def sample(points: list[int]) -> np.ndarray:
-            xy = np.clip(np.round(lm[points]).astype(int), 0, [w - 1, h - 1])
-            return frame[xy[:, 1], xy[:, 0]].astype(np.float32).mean(0)
+        def pixels(points: np.ndarray) -> np.ndarray:
+            """``(k, 3)`` float32 frame colours at ``(k, 2)`` pixel positions (rounded, clipped)."""
+            xy = np.clip(np.round(points).astype(int), 0, [w - 1, h - 1])
+            return frame[xy[:, 1], xy[:, 0]].astype(np.float32)
 
         # The red of the lips: midway between their inner and outer contours, away from the corners.
         mid_lip = (lm[_UP_OUT] + lm[_UP_IN_OF_OUT]) / 2, (lm[_LO_OUT] + lm[_LO_IN_OF_OUT]) / 2
-        xy = np.clip(np.round(np.concatenate(mid_lip)).astype(int), 0, [w - 1, h - 1])
-        lip = np.median(frame[xy[:, 1], xy[:, 0]].astype(np.float32), axis=0)
-        skin = sample([4, 5, 195, 123, 352])
+        lip = np.median(pixels(np.concatenate(mid_lip)), axis=0)
+        skin = pixels(lm[[4, 5, 195, 123, 352]]).mean(0)
         light = float(np.clip(skin @ np.array([0.299, 0.587, 0.114], np.float32) / 150.0, 0.4, 1.15))
         cavity = lip * 0.2 + np.array([6, 1, 1], np.float32)
         teeth = self._teeth if self._teeth is not None else np.array([222, 212, 192], np.float32) * light
