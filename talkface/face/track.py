@@ -5,7 +5,9 @@ missed on the full frame. We therefore run ``FaceDetection(model_selection=1)`` 
 find the face, crop a square around it, scale the crop to :data:`MESH_CROP` pixels and run
 ``FaceMesh(refine_landmarks=True)`` on that. The crop follows the landmarks from frame to frame
 and is re-placed only when the face moves, so the mesh's own tracking stays valid; detection
-runs again when the mesh loses the face and every :data:`REDETECT_EVERY` frames.
+runs again when the mesh loses the face and every :data:`REDETECT_EVERY` frames. Where the
+full-range model finds no face, the short-range one (``model_selection=0``) has a go: it is the
+better judge of close-ups.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ class FaceTracker:
         with native_stderr_silenced():
             import mediapipe as mp
 
+        self._mp = mp
+        self._near_detector = None  # short-range model, built when the full-range one first fails
         self._detector = mp.solutions.face_detection.FaceDetection(
             model_selection=1, min_detection_confidence=MIN_DETECTION_CONFIDENCE
         )
@@ -70,6 +74,8 @@ class FaceTracker:
     def close(self) -> None:
         """Release the mediapipe graphs."""
         self._detector.close()
+        if self._near_detector is not None:
+            self._near_detector.close()
         self._mesh.close()
 
     def __call__(self, rgb: np.ndarray) -> FrameFace:
@@ -97,6 +103,14 @@ class FaceTracker:
             top, bottom, left, right = self.box
             return (left + right) / 2, (top + bottom) / 2, CROP_SCALE * max(bottom - top, right - left) / 1.3
         result = self._detector.process(rgb)
+        if not result.detections:
+            # The full-range model is made for faces far from the camera and scores some close-ups
+            # (a face filling the frame, as in LRS2's crops) just under the threshold.
+            if self._near_detector is None:
+                self._near_detector = self._mp.solutions.face_detection.FaceDetection(
+                    model_selection=0, min_detection_confidence=MIN_DETECTION_CONFIDENCE
+                )
+            result = self._near_detector.process(rgb)
         if not result.detections:
             return None
         boxes = [d.location_data.relative_bounding_box for d in result.detections]

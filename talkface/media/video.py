@@ -27,6 +27,7 @@ VIDEO_PRESET = "ultrafast"
 AUDIO_BITRATE = 192_000  # bit/s, AAC
 AUDIO_QUEUE = 256  # AAC packets (1024 samples each, ~6 s at 44.1 kHz) encoded ahead of the video
 
+VIDEO_SUFFIXES = (".mp4", ".mpg", ".mpeg", ".mov", ".mkv", ".avi", ".webm")  # what a folder of clips holds
 _IMAGE_FORMATS = ("image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif")
 
 
@@ -75,6 +76,16 @@ class FaceMedia:
         if self.is_photo:
             self.n_frames_hint = 1
 
+    def frames_at(self, fps: float) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(k, frame)`` resampled to ``fps``: for output frame ``k``, the source frame nearest
+        in time (repeated or dropped as needed), as ``ffmpeg -r`` does. Frames as :meth:`frames`."""
+        ratio = self.fps / fps
+        k = 0
+        for i, rgb in enumerate(self.frames()):
+            while int(round(k * ratio)) == i:
+                yield k, rgb
+                k += 1
+
     def frames(self) -> Iterator[np.ndarray]:
         """Yield frames in display order as ``(height, width, 3)`` uint8 RGB arrays.
 
@@ -84,22 +95,62 @@ class FaceMedia:
         try:
             with av.open(str(self.path)) as container:
                 stream = container.streams.video[0]
-                stream.thread_type = "AUTO"
+                # Single-threaded: the pipeline's own threads (tracking, rendering, encoding) already
+                # fill the cores, and libavcodec's frame threads cost a third more CPU per frame here.
+                stream.thread_count = 1
                 # One reformatter for the whole stream, single-threaded: frame.to_ndarray() would build
                 # a new swscale context, with a new pool of worker threads, for every frame.
                 reformatter = VideoReformatter()
                 for frame in container.decode(stream):
-                    size = {}
-                    if self.resize_factor > 1:
-                        size = {
-                            "width": _even(frame.width // self.resize_factor),
-                            "height": _even(frame.height // self.resize_factor),
-                        }
-                    yield reformatter.reformat(frame, format="rgb24", threads=1, **size).to_ndarray()
+                    if self.resize_factor == 1 and _is_bt601_i420(frame):
+                        yield cv2.cvtColor(i420_array(frame), cv2.COLOR_YUV2RGB_I420)
+                    else:
+                        size = {}
+                        if self.resize_factor > 1:
+                            size = {
+                                "width": _even(frame.width // self.resize_factor),
+                                "height": _even(frame.height // self.resize_factor),
+                            }
+                        yield reformatter.reformat(frame, format="rgb24", threads=1, **size).to_ndarray()
                     if self.is_photo:
                         return
         except av.error.FFmpegError as exc:
             raise TalkfaceError(f"cannot decode video ({_short(exc)})", self.path) from None
+
+
+# AVColorSpace values that mean BT.601 (or nothing, which swscale and players treat as BT.601)
+_BT601_SPACES = (2, 5, 6)  # unspecified, BT470BG, SMPTE170M
+_JPEG_RANGE = 2  # AVCOL_RANGE_JPEG: full-range luma 0-255
+
+
+def _is_bt601_i420(frame: av.VideoFrame) -> bool:
+    """Whether ``frame`` is limited-range BT.601 4:2:0 of even size, for OpenCV's I420 -> RGB.
+
+    OpenCV converts such a frame in 40% of swscale's time (0.9 vs 2.2 ms at 720p) and is the exact
+    inverse of the encoder's RGB -> I420: an untouched pixel comes back with a mean luma error of
+    0.01 (swscale's bilinear chroma and rounding: 1.1). Other formats and colour spaces use swscale.
+    """
+    return (
+        frame.format.name == "yuv420p"
+        and frame.width % 2 == 0
+        and frame.height % 2 == 0
+        and int(frame.colorspace) in _BT601_SPACES
+        and int(frame.color_range) != _JPEG_RANGE
+    )
+
+
+def i420_array(frame: av.VideoFrame) -> np.ndarray:
+    """The planes of a ``yuv420p`` frame of even size as one ``(height * 3 // 2, width)`` uint8 I420
+    array (Y, then U, then V), as OpenCV's ``COLOR_YUV2RGB_I420`` takes."""
+    w, h = frame.width, frame.height
+    out = np.empty((h * 3 // 2, w), np.uint8)
+    flat = out.reshape(-1)
+    offset = 0
+    for plane, (pw, ph) in zip(frame.planes, ((w, h), (w // 2, h // 2), (w // 2, h // 2)), strict=True):
+        rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:ph, :pw]
+        flat[offset : offset + pw * ph].reshape(ph, pw)[:] = rows
+        offset += pw * ph
+    return out
 
 
 def _even(n: int) -> int:
