@@ -20,6 +20,7 @@ import torch
 
 from talkface.engines import Rendered
 from talkface.errors import TalkfaceError
+from talkface.face.landmarks import face_box
 from talkface.face.paste import feathered_mask, paste_back
 from talkface.media.audio import Speech
 from talkface.models.checkpoint import load_checkpoint, read_state_dict
@@ -134,17 +135,9 @@ class Wav2LipEngine:
         return self.mel[:, start : start + MEL_STEP_SIZE]
 
     def face_box(self, frame: np.ndarray, landmarks: np.ndarray) -> tuple[int, int, int, int] | None:
-        """``(x0, y0, x1, y1)`` pixel box of the face plus pads, clipped to the frame."""
-        h, w = frame.shape[:2]
-        top, bottom, left, right = self.pads
-        x0, y0 = landmarks.min(0)
-        x1, y1 = landmarks.max(0)
-        box = (
-            max(0, int(x0) - left),
-            max(0, int(y0) - top),
-            min(w, int(x1) + right),
-            min(h, int(y1) + bottom),
-        )
+        """``(x0, y0, x1, y1)`` pixel box of the face plus pads, clipped to the frame; ``None`` if
+        under 8 pixels on a side."""
+        box = face_box(landmarks, frame.shape, self.pads)
         return box if box[2] - box[0] >= 8 and box[3] - box[1] >= 8 else None
 
     def submit(self, index: int, frame: np.ndarray, landmarks: np.ndarray | None) -> list[Rendered]:

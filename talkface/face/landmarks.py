@@ -88,3 +88,24 @@ def mouth_aperture(lm: np.ndarray) -> np.ndarray:
 def mouth_width(lm: np.ndarray) -> np.ndarray:
     """Mouth-corner distance |p61 - p291| over the interocular distance (dimensionless)."""
     return np.linalg.norm(lm[..., MOUTH_RIGHT, :] - lm[..., MOUTH_LEFT, :], axis=-1) / interocular(lm)
+
+
+def face_box(
+    lm: np.ndarray, shape: tuple[int, ...], pads: tuple[int, int, int, int] = (0, 0, 0, 0)
+) -> tuple[int, int, int, int]:
+    """The box around all 478 landmarks plus ``pads``, clipped to the frame: the face crop of
+    Wav2Lip (its ``--pads``) for inference, training data and the SyncNet evaluator alike.
+
+    Args:
+        lm: ``(478, 2)`` pixel coordinates (x, y).
+        shape: the frame's shape ``(height, width, ...)``.
+        pads: ``(top, bottom, left, right)`` pixels added around the landmarks.
+
+    Returns:
+        ``(x0, y0, x1, y1)`` integer pixels, ``x1``/``y1`` exclusive (may be empty at a frame edge).
+    """
+    h, w = shape[:2]
+    top, bottom, left, right = pads
+    x0, y0 = lm.min(0)
+    x1, y1 = lm.max(0)
+    return max(0, int(x0) - left), max(0, int(y0) - top), min(w, int(x1) + right), min(h, int(y1) + bottom)

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 from talkface.errors import TalkfaceError
+from talkface.face.landmarks import face_box
 from talkface.face.quiet import native_stderr_silenced
 from talkface.face.track import FaceTracker
 from talkface.media.audio import SAMPLE_RATE, load_audio, save_wav
-from talkface.media.video import FaceMedia
+from talkface.media.video import VIDEO_SUFFIXES, FaceMedia
 from talkface.speech.vad import speech_mask
 
 TRAIN_FPS = 25.0  # frames/s of the prepared crops (Wav2Lip's hparams.fps)
@@ -26,7 +26,6 @@ MIN_FACE_FRACTION = 0.8  # clips with faces in fewer of their frames are skipped
 MIN_SPEECH_SECONDS = 0.5
 VAL_FRACTION = 0.2
 CROP_PADS = (0, 10, 0, 0)  # top, bottom, left, right pixels, as Wav2Lip's default --pads
-VIDEO_SUFFIXES = (".mp4", ".mpg", ".mpeg", ".mov", ".mkv", ".avi", ".webm")
 
 
 @dataclass
@@ -45,16 +44,6 @@ class PrepareSummary:
         return "\n".join(lines)
 
 
-def _resampled(media: FaceMedia, fps: float):
-    """Yield ``(k, frame)`` at ``fps``: for output frame ``k``, the source frame nearest in time."""
-    ratio = media.fps / fps
-    k = 0
-    for i, rgb in enumerate(media.frames()):
-        while int(round(k * ratio)) == i:
-            yield k, rgb
-            k += 1
-
-
 def prepare_clip(clip: Path, out_dir: Path) -> tuple[int, str | None]:
     """Write one clip's crops and audio; return ``(crops written, reason skipped or None)``."""
     try:
@@ -66,19 +55,16 @@ def prepare_clip(clip: Path, out_dir: Path) -> tuple[int, str | None]:
     if speech_mask(samples, n_frames, TRAIN_FPS).sum() / TRAIN_FPS < MIN_SPEECH_SECONDS:
         return 0, "no speech"
     out_dir.mkdir(parents=True, exist_ok=True)
-    top, bottom, left, right = CROP_PADS
     written = total = 0
     with native_stderr_silenced():
         tracker = FaceTracker(static=media.is_photo)
         try:
-            for i, rgb in _resampled(media, TRAIN_FPS):
+            for i, rgb in media.frames_at(TRAIN_FPS):
                 total += 1
                 lm = tracker(rgb).landmarks
                 if lm is None:
                     continue
-                h, w = rgb.shape[:2]
-                x0, y0 = np.maximum(lm.min(0).astype(int) - [left, top], 0)
-                x1, y1 = np.minimum(lm.max(0).astype(int) + [right, bottom], [w, h])
+                x0, y0, x1, y1 = face_box(lm, rgb.shape, CROP_PADS)
                 cv2.imwrite(str(out_dir / f"{i}.jpg"), cv2.cvtColor(rgb[y0:y1, x0:x1], cv2.COLOR_RGB2BGR))
                 written += 1
         finally:
