@@ -108,7 +108,12 @@ def lower_halves(frames: np.ndarray) -> np.ndarray:
 
 
 def sync_batch(
-    clips: list[Clip], batch: int, rng: np.random.Generator, min_shift: int = 1, augment: bool = False
+    clips: list[Clip],
+    batch: int,
+    rng: np.random.Generator,
+    min_shift: int = 1,
+    augment: bool = False,
+    jitter: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A balanced batch of in-sync and off-sync (face window, mel window) pairs.
 
@@ -120,6 +125,8 @@ def sync_batch(
         augment: mirror half of the windows left-right and scale each window's brightness by
             0.75-1.25 and its colour channels by 0.9-1.1 (the same for its 5 frames), against
             over-fitting the few speakers of a small dataset. Not in the published recipe.
+        jitter: also shift each face window by up to :data:`JITTER_PIXELS` pixels (edges
+            repeated) and perturb its mel window (:func:`jitter_mel`). Not in the published recipe.
 
     Returns:
         ``(mel (B,1,80,16), face (B,15,48,96), y (B,))`` float32.
@@ -147,4 +154,38 @@ def sync_batch(
         gain = rng.uniform(0.75, 1.25, (batch, 1, 1, 1, 1)) * rng.uniform(0.9, 1.1, (batch, 1, 3, 1, 1))
         b, c, h, w = face.shape
         face = np.clip(face.reshape(b, c // 3, 3, h, w) * gain.astype(np.float32), 0, 1).reshape(b, c, h, w)
-    return np.stack(mels)[:, None], np.ascontiguousarray(face), np.array(ys, np.float32)
+    mel = np.stack(mels)
+    if jitter:
+        face = np.stack([shift_image(f, *rng.integers(-JITTER_PIXELS, JITTER_PIXELS + 1, 2)) for f in face])
+        mel = np.stack([jitter_mel(m, rng) for m in mel])
+    return mel[:, None], np.ascontiguousarray(face), np.array(ys, np.float32)
+
+
+JITTER_PIXELS = 4  # largest shift of a face window by ``sync_batch(jitter=True)``, in pixels (of 96)
+
+
+def shift_image(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """``image`` (C, H, W) moved by ``dy`` rows and ``dx`` columns, the uncovered border repeating the
+    nearest edge pixels. Same shape and dtype."""
+    _, h, w = image.shape
+    rows = np.clip(np.arange(h) - dy, 0, h - 1)
+    cols = np.clip(np.arange(w) - dx, 0, w - 1)
+    return image[:, rows][:, :, cols]
+
+
+def jitter_mel(mel: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A randomly perturbed copy of a Wav2Lip mel window (80, 16) float32 in [-4, 4].
+
+    Against over-fitting the voices of a few speakers: a gain of +-6 dB (the scale maps 100 dB to 8
+    units), Gaussian noise of 0.1 units, a shift of the frequency axis by up to 2 mel bands (a crude
+    vocal-tract-length / pitch change) and, half of the time, one masked band of up to 8 mel bands
+    (SpecAugment, Park et al. 2019) set to the window's mean.
+    """
+    n = mel.shape[0]
+    out = mel[np.clip(np.arange(n) + int(rng.integers(-2, 3)), 0, n - 1)]
+    out = out + rng.uniform(-0.48, 0.48) + rng.normal(0.0, 0.1, out.shape)
+    if rng.random() < 0.5:
+        width = int(rng.integers(1, 9))
+        lo = int(rng.integers(0, n - width))
+        out[lo : lo + width] = out.mean()
+    return np.clip(out, -4.0, 4.0).astype(np.float32)

@@ -44,12 +44,15 @@ class SyncNetTraining(TrainingOptions):
     """Options of ``train_syncnet`` (defaults: ``color_syncnet_train.py``'s, except width).
 
     ``augment``: mirror and colour jitter (see ``talkface.training.data.sync_batch``); not in the
+    published recipe. ``jitter``: shift the face windows by a few pixels and perturb the mel windows
+    (gain, noise, band shift, band mask; see ``talkface.training.data.jitter_mel``); not in the
     published recipe.
     """
 
     width: float = 0.5
     batch: int = 64
     augment: bool = False
+    jitter: bool = False
 
 
 @dataclass

@@ -118,7 +118,8 @@ def train_syncnet(data_root: Path, out: Path, options: SyncNetTraining, resume: 
     try:
         while step < options.steps:
             mel, face, y = (
-                torch.from_numpy(a) for a in sync_batch(train, options.batch, rng, augment=options.augment)
+                torch.from_numpy(a)
+                for a in sync_batch(train, options.batch, rng, augment=options.augment, jitter=options.jitter)
             )
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=options.bf16):
                 a, f = model(mel, face)
