@@ -19,49 +19,16 @@ import json
 import sys
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 
 import talkface
-from talkface.evaluation.mouth import MouthTrack, follow_score, mouth_track
+from talkface.evaluation.benchmark import first_face_frame, reversed_video
+from talkface.evaluation.mouth import follow_score, mouth_track
 from talkface.media.video import FaceMedia
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def first_frame(clip: Path, real: MouthTrack, out: Path) -> Path:
-    """The clip's first frame with a face (usually frame 0) as a PNG."""
-    import cv2
-
-    first = int(np.flatnonzero(~np.isnan(real.aperture))[0])
-    for i, rgb in enumerate(FaceMedia(clip).frames()):
-        if i == first:
-            cv2.imwrite(str(out), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-            return out
-    raise ValueError(f"{clip}: frame {first} not decoded")
-
-
-def reversed_video(clip: Path, out: Path) -> Path:
-    """The clip's frames in reverse order, same size and frame rate, no audio (near-lossless)."""
-    media = FaceMedia(clip)
-    frames = list(media.frames())[::-1]
-    with av.open(str(out), "w") as c:
-        s = c.add_stream("libx264", rate=Fraction(media.fps).limit_denominator(1001))
-        s.width, s.height, s.pix_fmt = (
-            media.width - media.width % 2,
-            media.height - media.height % 2,
-            "yuv420p",
-        )
-        s.options = {"crf": "12", "preset": "veryfast"}
-        for i, f in enumerate(frames):
-            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f[: s.height, : s.width]), format="rgb24")
-            vf.pts = i
-            c.mux(s.encode(vf))
-        c.mux(s.encode(None))
-    return out
 
 
 def main() -> None:
@@ -83,7 +50,7 @@ def main() -> None:
             fps = FaceMedia(clip).fps
             row = {"clip": clip.name, "frames": len(real.aperture)}
             inputs = {
-                "photo": (first_frame(clip, real, tmp / "face.png"), fps),
+                "photo": (first_face_frame(clip, tmp / "face.png"), fps),
                 "reversed": (reversed_video(clip, tmp / "rev.mp4"), None),
             }
             for mode, (face, photo_fps) in inputs.items():

@@ -1,4 +1,4 @@
-"""The ``talkface`` command: ``sync`` and ``demo``.
+"""The ``talkface`` command: ``sync``, ``demo``, ``eval`` and ``train``.
 
 Bad input ends with one line on stderr (``talkface: <file>: <problem>``) and exit status 1, never a
 traceback; an interrupted run exits 130. Neither leaves a partial output file.
@@ -147,6 +147,57 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--text", default=DEMO_TEXT, help="what the astronaut says")
     _add_render_options(d)
 
+    e = sub.add_parser(
+        "eval",
+        help="lip-sync and image-quality metrics of a video, or a self-reenactment benchmark",
+        description="Scores GENERATED's lip sync against its own audio track (LSE-D, LSE-C, AV offset, as "
+        "syncnet_python computes them) and, with --reference, its mouth against the real video (inner-lip "
+        "aperture and width correlation, LMD, lip jitter, PSNR/SSIM inside and outside the mouth, mouth "
+        "sharpness, FID with --inception). With --benchmark DIR, re-drives every clip of DIR with its own "
+        "speech and writes report.md, report.json and PNG plots to --out.",
+    )
+    e.add_argument("video", nargs="?", type=Path, help="the generated video (with its speech as audio track)")
+    e.add_argument("--reference", type=Path, help="the real video the generated one should reproduce")
+    e.add_argument("--json", type=Path, help="also write the metrics to this JSON file")
+    e.add_argument(
+        "--benchmark", type=Path, metavar="DIR", help="self-reenactment over a folder of real clips"
+    )
+    e.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="warp",
+        help="engine re-driving the clips (--benchmark; default warp)",
+    )
+    e.add_argument("--checkpoint", type=Path, help="weights for a neural --engine (--benchmark)")
+    e.add_argument(
+        "--mode",
+        choices=("photo", "reversed"),
+        default="photo",
+        help="--benchmark face input: photo = the clip's first frame (default); reversed = its frames in "
+        "reverse order, so that passing the input mouth through cannot score",
+    )
+    e.add_argument("--clips", type=int, help="--benchmark: only the first N clips (alphabetical)")
+    e.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results/eval"),
+        help="--benchmark report folder (default results/eval)",
+    )
+    e.add_argument(
+        "--syncnet",
+        type=Path,
+        help="LSE evaluator: a Wav2Lip-format expert SyncNet checkpoint (default: the one trained here, "
+        "talkface/weights/syncnet.pth)",
+    )
+    e.add_argument(
+        "--syncnet-v2",
+        type=Path,
+        help="LSE evaluator: syncnet_python's syncnet_v2.model, for figures on the published scale",
+    )
+    e.add_argument(
+        "--inception", type=Path, help="TorchScript Inception-v3 (inception-2015-12-05.pt) to compute FID"
+    )
+
     t = sub.add_parser("train", help="prepare data and train models")
     tsub = t.add_subparsers(dest="train_command", required=True)
     tp = tsub.add_parser(
@@ -171,6 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_options(ts, SyncNetTraining())
     ts.add_argument(
         "--augment", action="store_true", help="mirror and colour-jitter the face windows (small datasets)"
+    )
+    ts.add_argument(
+        "--jitter",
+        action="store_true",
+        help="shift the face windows by up to 4 pixels and perturb the mel windows (gain, noise, band shift "
+        "and mask; small datasets)",
     )
 
     tw = tsub.add_parser(
@@ -234,7 +291,7 @@ def _train(args: argparse.Namespace) -> None:
     if args.train_command == "syncnet":
         from talkface.training.syncnet import train_syncnet
 
-        options = SyncNetTraining(**common, augment=args.augment)
+        options = SyncNetTraining(**common, augment=args.augment, jitter=args.jitter)
         result = train_syncnet(args.data, args.out, options, resume=not args.no_resume)
         print(
             f"{args.out}: SyncNet step {result['step']}, held-out loss {result['loss']:.3f}, "
@@ -253,6 +310,47 @@ def _train(args: argparse.Namespace) -> None:
             f"sync loss {result['sync']:.3f} (real frames {result['sync_real']:.3f}; sync weight "
             f"{result['sync_weight']:g})"
         )
+
+
+def _eval(args: argparse.Namespace) -> None:
+    from talkface.evaluation.sync import ExpertEvaluator, SyncNetV2Evaluator
+
+    if (args.video is None) == (args.benchmark is None):
+        raise TalkfaceError("give either a generated video or --benchmark DIR")
+    if args.syncnet and args.syncnet_v2:
+        raise TalkfaceError("give at most one of --syncnet and --syncnet-v2")
+    evaluator = SyncNetV2Evaluator(args.syncnet_v2) if args.syncnet_v2 else ExpertEvaluator(args.syncnet)
+    if args.benchmark is not None:
+        from talkface.evaluation.benchmark import run_benchmark
+
+        report = run_benchmark(
+            args.benchmark,
+            args.out,
+            engine=args.engine,
+            mode=args.mode,
+            checkpoint=args.checkpoint,
+            evaluator=evaluator,
+            limit=args.clips,
+        )
+        print()
+        print(report.summary_table())
+        print(f"{len(report.clips)} clips in {report.seconds:.0f} s; report: {args.out / 'report.md'}")
+        return
+    from talkface.evaluation.video import evaluate_video
+
+    inception = None
+    if args.inception:
+        from talkface.evaluation.image import InceptionFeatures
+
+        inception = InceptionFeatures(args.inception)
+    result = evaluate_video(args.video, args.reference, evaluator, inception)
+    print(result.table())
+    if args.json:
+        import json
+
+        from talkface.media.atomic import write_text_atomic
+
+        write_text_atomic(args.json, json.dumps(result.to_json(), indent=1))
 
 
 def _render_kwargs(args: argparse.Namespace) -> dict:
@@ -289,6 +387,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             _train(args)
+            return 0
+        if args.command == "eval":
+            _eval(args)
             return 0
         if args.command == "sync":
             result = sync(
