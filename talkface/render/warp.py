@@ -43,6 +43,10 @@ class WarpConfig:
 MAP_NODES_PER_IOD = 100  # warp-map grid resolution: one node per IOD / 100 pixels (at most 3)
 TEETH_SAMPLE_APERTURE = 0.08  # source mouths at least this open (/IOD) show their teeth
 TEETH_SAMPLE_EVERY = 10  # open-mouth frames between teeth-colour samples
+# Synthesized teeth before any real ones were seen. In 16 shared clips the brightest fifth of an
+# open mouth's interior has a median luma of 0.97x the skin's (0.64-1.49), and is warm.
+TEETH_LUMA_PER_SKIN = 1.2  # a little above the real median: lit front teeth read as white
+TEETH_TINT = np.array([1.12, 0.98, 0.86], np.float32)  # RGB over luma (luma 1.0)
 _UP, _LO = np.array(L.UPPER_INNER), np.array(L.LOWER_INNER)
 # Outer-lip points (corners excluded) and the inner-lip point each one follows.
 _KEEP = [k for k, p in enumerate(L.UPPER_OUTER) if p not in (L.MOUTH_RIGHT, L.MOUTH_LEFT)]
@@ -366,7 +370,7 @@ class WarpRenderer:
         """Synthesize cavity and teeth inside the destination inner-lip polygon (in place, uint8 patch).
 
         Only the polygon's bounding box is touched. Colours come from the frame itself: the cavity is
-        the lip colour darkened, the teeth an off-white scaled by the skin's brightness.
+        the lip colour darkened, the teeth a warm off-white as bright as the skin.
         """
         cfg = self.config
         h, w = frame.shape[:2]
@@ -388,9 +392,11 @@ class WarpRenderer:
         mid_lip = (lm[_UP_OUT] + lm[_UP_IN_OF_OUT]) / 2, (lm[_LO_OUT] + lm[_LO_IN_OF_OUT]) / 2
         lip = np.median(pixels(np.concatenate(mid_lip)), axis=0)
         skin = pixels(lm[[4, 5, 195, 123, 352]]).mean(0)
-        light = float(np.clip(skin @ np.array([0.299, 0.587, 0.114], np.float32) / 150.0, 0.4, 1.15))
         cavity = lip * 0.2 + np.array([6, 1, 1], np.float32)
-        teeth = self._teeth if self._teeth is not None else np.array([222, 212, 192], np.float32) * light
+        teeth = self._teeth
+        if teeth is None:  # a warm off-white as bright as real teeth are next to this face's skin
+            skin_luma = float(skin @ np.array([0.299, 0.587, 0.114], np.float32))
+            teeth = np.minimum(TEETH_TINT * TEETH_LUMA_PER_SKIN * skin_luma, 235.0)
 
         def poly_mask(poly: np.ndarray) -> np.ndarray:
             m = np.zeros(sh, np.uint8)
