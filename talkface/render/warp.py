@@ -284,6 +284,11 @@ class WarpRenderer:
         c = coef[:, tri_id]
         disp_x = c[0] * gx + c[1] * gy + c[2]
         disp_y = c[3] * gx + c[4] * gy + c[5]
+        # Where target lips squash a triangle into a sliver, its affine map is extreme and draws a
+        # thin streak (seen above the mouth corners); a median over a few nodes removes streaks up
+        # to 2 pixels wide and leaves the piecewise-affine field elsewhere nearly unchanged.
+        ksize = 5 if step == 1 else 3
+        disp_x, disp_y = cv2.medianBlur(disp_x, ksize), cv2.medianBlur(disp_y, ksize)
         disp_x, disp_y = self._smooth_field(disp_x, disp_y, (dst - off - shift) / step, iod / step)
         full = (gw * step, gh * step)
         map_x = cv2.resize(disp_x, full, interpolation=cv2.INTER_LINEAR)[:ph, :pw]
