@@ -15,7 +15,7 @@ from talkface.cli import main
 from talkface.models.checkpoint import load_checkpoint
 from talkface.models.syncnet import SyncNet, SyncNetConfig, cosine_bce
 from talkface.models.wav2lip import Wav2Lip, Wav2LipConfig, Wav2LipDiscQual
-from talkface.training.data import load_split, lower_halves, sync_batch
+from talkface.training.data import load_split, lower_halves, shift_image, sync_batch
 from talkface.training.prepare import prepare_dataset
 from talkface.training.progress import SyncNetTraining
 from talkface.training.syncnet import train_syncnet
@@ -45,6 +45,22 @@ def test_sync_batch_pairs_faces_with_their_own_or_shifted_speech(prepared) -> No
     k = int(clip.starts[3])
     lower = np.moveaxis(clip.frames[k, 48:].astype(np.float32) / 255, -1, 0)
     assert np.allclose(lower_halves(clip.frames[None, k : k + 5])[0, :3], lower)
+    # Jitter keeps shapes and ranges but moves the pixels and perturbs the speech.
+    plain = sync_batch(clips, 32, np.random.default_rng(0), min_shift=5)
+    jittered = sync_batch(clips, 32, np.random.default_rng(0), min_shift=5, jitter=True)
+    for a, b in zip(plain, jittered, strict=True):
+        assert a.shape == b.shape and a.dtype == b.dtype
+    assert np.array_equal(plain[2], jittered[2])
+    assert (
+        0 < np.abs(plain[0] - jittered[0]).mean() < 1.0 and jittered[0].min() >= -4 and jittered[0].max() <= 4
+    )
+    assert np.abs(plain[1] - jittered[1]).mean() > 0.005
+
+
+def test_shift_image_repeats_the_edges() -> None:
+    image = np.arange(12, dtype=np.float32).reshape(1, 3, 4)
+    moved = shift_image(image, 1, -1)  # down one row, left one column
+    assert np.array_equal(moved[0], [[1, 2, 3, 3], [1, 2, 3, 3], [5, 6, 7, 7]])
 
 
 def test_syncnet_learns_and_resumes_in_the_published_format(prepared, tmp_path) -> None:
