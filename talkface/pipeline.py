@@ -27,7 +27,7 @@ from talkface.engines import Engine, Rendered
 from talkface.errors import TalkfaceError
 from talkface.face.landmarks import LIPS
 from talkface.face.quiet import native_stderr_silenced
-from talkface.face.smooth import MAX_BRIDGE, bridge_gaps, smooth_track
+from talkface.face.smooth import MAX_BRIDGE, bridge_gaps, smooth_frame
 from talkface.face.track import FaceTracker, FrameFace
 from talkface.media.audio import SAMPLE_RATE, Speech, load_audio, resample
 from talkface.media.video import PRESETS, VIDEO_PRESET, FaceMedia, VideoWriter
@@ -254,9 +254,7 @@ class _Track:
         """Landmarks of frame ``j`` using the frames up to ``j + LOOKAHEAD`` (or the track's end)."""
         lo, hi = max(0, j - LOOKAHEAD), min(len(self.raw), j + LOOKAHEAD + 1)
         window = bridge_gaps(self.raw[lo:hi], np.array(self.present[lo:hi]))
-        if self.smooth:
-            window = smooth_track(window)
-        lm = window[j - lo]
+        lm = smooth_frame(window, j - lo) if self.smooth else window[j - lo]
         if lm is not None:
             lm = lm.copy()  # a view would pin the whole window array
             if self.raw[j] is not None:  # the warp needs where the lips are in this very frame

@@ -30,3 +30,24 @@ def test_tagged_or_full_range_frames_use_swscale() -> None:
     assert not _is_bt601_i420(frame)
     rgb = next(FaceMedia(clip).frames())
     assert np.array_equal(rgb, frame.to_ndarray(format="rgb24"))
+
+
+def test_smooth_frame_equals_gaussian_filter_of_its_run() -> None:
+    from scipy.ndimage import gaussian_filter1d
+
+    from talkface.face.smooth import bridge_gaps, smooth_frame
+
+    rng = np.random.default_rng(0)
+    track = [rng.normal(size=(478, 2)).astype(np.float32) for _ in range(30)]
+    track[12] = track[20] = None  # gaps split the track into runs that are smoothed apart
+    present = np.ones(30, bool)
+    present[20] = False  # frame 12 is bridged (face present, mesh missed); frame 20 stays empty
+    bridged = bridge_gaps(track, present)
+    assert bridged[12] is not None and bridged[20] is None
+    runs = [(0, 20), (21, 30)]
+    for lo, hi in runs:
+        expected = gaussian_filter1d(np.stack(bridged[lo:hi]), 1.0, axis=0, mode="nearest")
+        for j in range(lo, hi):
+            assert np.allclose(smooth_frame(bridged, j, 1.0), expected[j - lo], atol=1e-5)
+    assert smooth_frame(bridged, 20, 1.0) is None
+    assert smooth_frame(bridged, 5, 0.0) is bridged[5]

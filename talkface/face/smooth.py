@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
 MAX_BRIDGE = 12  # frames: longest gap (face present, mesh missed) filled by interpolation
 SMOOTH_SIGMA = 1.0  # frames, Gaussian
@@ -39,30 +38,34 @@ def bridge_gaps(landmarks: list[np.ndarray | None], present: np.ndarray) -> list
     return out
 
 
-def smooth_track(landmarks: list[np.ndarray | None], sigma: float = SMOOTH_SIGMA) -> list[np.ndarray | None]:
-    """Gaussian-smooth each contiguous run of landmarks over time (runs are not smoothed across gaps).
+def smooth_frame(
+    landmarks: list[np.ndarray | None], j: int, sigma: float = SMOOTH_SIGMA
+) -> np.ndarray | None:
+    """Frame ``j`` of the Gaussian-smoothed track: its contiguous run of landmarks (not across
+    gaps) filtered over time, edges repeated, as ``scipy.ndimage.gaussian_filter1d(run, sigma,
+    axis=0, mode="nearest")[j - run_start]`` computes it, in a few weighted sums instead of the
+    whole run.
 
     Args:
         landmarks: per frame ``(478, 2)`` float32 or ``None``.
-        sigma: standard deviation in frames; 0 returns the input unchanged.
+        j: the frame to smooth.
+        sigma: standard deviation in frames; 0 returns ``landmarks[j]`` unchanged.
 
     Returns:
-        A new list with the same ``None`` entries.
+        ``(478, 2)`` float32, or ``None`` if ``landmarks[j]`` is ``None``.
     """
-    out = list(landmarks)
-    if sigma <= 0:
-        return out
-    n = len(out)
-    i = 0
-    while i < n:
-        if out[i] is None:
-            i += 1
-            continue
-        j = i
-        while j < n and out[j] is not None:
-            j += 1
-        if j - i > 1:
-            run = gaussian_filter1d(np.stack(out[i:j]), sigma, axis=0, mode="nearest")
-            out[i:j] = list(run.astype(np.float32))
-        i = j
-    return out
+    if landmarks[j] is None or sigma <= 0:
+        return landmarks[j]
+    lo, hi = j, j + 1
+    while lo > 0 and landmarks[lo - 1] is not None:
+        lo -= 1
+    while hi < len(landmarks) and landmarks[hi] is not None:
+        hi += 1
+    if hi - lo == 1:
+        return landmarks[j]
+    radius = int(4.0 * sigma + 0.5)  # gaussian_filter1d's default truncation
+    offsets = np.arange(-radius, radius + 1)
+    weights = np.exp(-0.5 * (offsets / sigma) ** 2)
+    weights /= weights.sum()
+    frames = np.stack([landmarks[i] for i in np.clip(j + offsets, lo, hi - 1)]).astype(np.float64)
+    return np.tensordot(weights, frames, axes=1).astype(np.float32)

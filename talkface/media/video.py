@@ -24,6 +24,7 @@ VIDEO_CRF = 18  # libx264 constant rate factor: visually lossless for the untouc
 # superfast 15.2 ms with 0.56x the file size; the default keeps the whole job faster than real time.
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
 VIDEO_PRESET = "ultrafast"
+X264_EXTRA = {"threads": "1"}
 AUDIO_BITRATE = 192_000  # bit/s, AAC
 AUDIO_QUEUE = 256  # AAC packets (1024 samples each, ~6 s at 44.1 kHz) encoded ahead of the video
 
@@ -205,7 +206,7 @@ class VideoWriter:
         self.video = self.container.add_stream("libx264", rate=self.rate)
         self.video.width, self.video.height = self.width, self.height
         self.video.pix_fmt = "yuv420p"
-        self.video.options = {"crf": str(VIDEO_CRF), "preset": preset}
+        self.video.options = {"crf": str(VIDEO_CRF), "preset": preset, **X264_EXTRA}
         rate, channels = audio_format(speech.source) if speech.source else (speech.pcm_rate, 1)
         self.audio = self.container.add_stream("aac", rate=rate)
         self.audio.layout = "stereo" if channels >= 2 else "mono"

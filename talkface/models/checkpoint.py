@@ -7,14 +7,13 @@ saved from ``nn.DataParallel`` carry a ``module.`` prefix, which is stripped on 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from talkface.errors import TalkfaceError
+from talkface.media.atomic import atomic_path
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -92,8 +91,6 @@ def save_checkpoint(
         "global_step": global_step,
         "global_epoch": global_epoch,
     }
-    fd, tmp = tempfile.mkstemp(suffix=".pth", dir=path.parent)
-    os.close(fd)
-    torch.save(data, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(data, tmp)
     return path

@@ -324,14 +324,25 @@ class WarpRenderer:
         sigma = self.config.smooth * iod
         if sigma < 0.5:
             return disp_x, disp_y
-        lips = dst[_OUTER_POLY_ROWS]
-        keep = np.zeros(disp_x.shape, np.uint8)
-        cv2.fillPoly(keep, [np.round(lips * 16).astype(np.int32)], 255, cv2.LINE_8, shift=4)
-        r = max(1, int(round(sigma)))  # the blend to the blurred field happens on the skin, not the lips
-        keep = cv2.dilate(keep, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-        keep = cv2.GaussianBlur(keep.astype(np.float32) / 255.0, (0, 0), sigmaX=sigma / 2)
+        gh, gw = disp_x.shape
         field = np.dstack([disp_x, disp_y])
-        soft = cv2.GaussianBlur(field, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REPLICATE)
+        # The blurred field and the blend weights are smooth on the scale of sigma: compute them on a
+        # grid ``f`` times coarser (sigma about 2 nodes there), then upsample. Exact factor-f
+        # block averages and bilinear upsampling keep the two grids aligned.
+        f = max(1, int(sigma / 2))
+        sh, sw = -(-gh // f), -(-gw // f)
+        padded = cv2.copyMakeBorder(field, 0, sh * f - gh, 0, sw * f - gw, cv2.BORDER_REPLICATE)
+        coarse = cv2.resize(padded, (sw, sh), interpolation=cv2.INTER_AREA) if f > 1 else padded
+        soft = cv2.GaussianBlur(coarse, (0, 0), sigmaX=sigma / f, borderType=cv2.BORDER_REPLICATE)
+        lips = dst[_OUTER_POLY_ROWS] / f + (1 / f - 1) / 2  # node centres on the coarse grid
+        keep = np.zeros((sh, sw), np.uint8)
+        cv2.fillPoly(keep, [np.round(lips * 16).astype(np.int32)], 255, cv2.LINE_8, shift=4)
+        r = max(1, int(round(sigma / f)))  # the blend to the blurred field happens on the skin, not the lips
+        keep = cv2.dilate(keep, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+        keep = cv2.GaussianBlur(keep.astype(np.float32) / 255.0, (0, 0), sigmaX=sigma / (2 * f))
+        if f > 1:
+            soft = cv2.resize(soft, (sw * f, sh * f), interpolation=cv2.INTER_LINEAR)[:gh, :gw]
+            keep = cv2.resize(keep, (sw * f, sh * f), interpolation=cv2.INTER_LINEAR)[:gh, :gw]
         field = soft + (field - soft) * keep[..., None]
         return field[..., 0], field[..., 1]
 

@@ -4,12 +4,13 @@ loss log kept as JSON and plotted to PNG."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
+
+from talkface.media.atomic import atomic_path, write_text_atomic
 
 
 @dataclass
@@ -99,9 +100,7 @@ class LossLog:
 
     def save(self, title: str = "") -> None:
         """Write the JSON and the PNG plot (atomically)."""
-        tmp = self.path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.curves))
-        os.replace(tmp, self.path)
+        write_text_atomic(self.path, json.dumps(self.curves))
         self.plot(self.path.with_suffix(".png"), title)
 
     def plot(self, png: Path, title: str = "") -> None:
@@ -138,7 +137,6 @@ class LossLog:
         ax.legend(lines, labels, loc="upper right")
         ax.grid(alpha=0.3)
         fig.tight_layout()
-        tmp = png.with_suffix(".tmp.png")
-        fig.savefig(tmp)
+        with atomic_path(png) as tmp:
+            fig.savefig(tmp, format="png")
         plt.close(fig)
-        os.replace(tmp, png)
