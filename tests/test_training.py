@@ -150,5 +150,5 @@ def test_shipped_syncnet_prefers_the_true_speech_on_held_out_clips(tmp_path) -> 
     prepare_dataset(src, tmp_path / "prepared", val_fraction=0.5)
     clips = load_split(tmp_path / "prepared", "train") + load_split(tmp_path / "prepared", "val")
     result = evaluate(load_expert(SYNCNET), eval_set(clips, 256))
-    assert result["pair_accuracy"] > 0.56, result
+    assert result["pair_accuracy"] > 0.7, result  # measured 0.81 (step-8000 weights)
     assert result["positives"] > result["negatives"]

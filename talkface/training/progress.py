@@ -122,7 +122,8 @@ class LossLog:
                 xy = xy[:n].reshape(-1, 50, 2).mean(1)
             if "accuracy" in name:
                 right = right or ax.twinx()
-                right.plot(xy[:, 0], xy[:, 1], "g--", label=name)
+                style = ("g--", "m:", "c-.")[sum(1 for line in right.get_lines())]
+                right.plot(xy[:, 0], xy[:, 1], style, label=name)
                 right.set_ylabel("accuracy")
                 right.set_ylim(0.3, 1.0)
             else:
