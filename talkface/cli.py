@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train the Wav2Lip generator (L1 + frozen expert's sync loss [+ visual-quality GAN])",
         description="Wav2Lip's wav2lip_train.py / hq_wav2lip_train.py recipe: masked target + reference "
         "window, per-frame mel windows, loss = sw*sync + dw*adversarial + (1-sw-dw)*L1 with sw 0 -> 0.03 "
-        "once the held-out sync loss falls below 0.75 and dw 0.07 with --gan. Writes "
+        "once the held-out sync loss falls below --sync-start (0.75) and dw 0.07 with --gan. Writes "
         "OUT/checkpoint_step*.pth "
         "(published format; use with `talkface sync --engine wav2lip --checkpoint`), "
         "OUT/disc_checkpoint_step*.pth with --gan, OUT/losses.json and OUT/losses.png.",
@@ -249,6 +249,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="expert SyncNet checkpoint (default: the one shipped in talkface/weights)",
     )
     tw.add_argument("--gan", action="store_true", help="also train the visual-quality discriminator")
+    tw.add_argument(
+        "--sync-start",
+        type=float,
+        default=Wav2LipTraining().sync_start,
+        help="held-out sync loss below which the expert's sync term switches on (default: the published "
+        "0.75, made for the published expert; with a weaker expert set it above the expert's loss on real "
+        "frames, logged as 'eval sync (real frames)', or high to start at once)",
+    )
     _add_training_options(tw, Wav2LipTraining())
     return parser
 
@@ -301,7 +309,7 @@ def _train(args: argparse.Namespace) -> None:
         from talkface.training.wav2lip import train_wav2lip
         from talkface.weights import SYNCNET
 
-        options = Wav2LipTraining(**common, gan=args.gan)
+        options = Wav2LipTraining(**common, gan=args.gan, sync_start=args.sync_start)
         result = train_wav2lip(
             args.data, args.out, args.syncnet or SYNCNET, options, resume=not args.no_resume
         )

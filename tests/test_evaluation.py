@@ -118,7 +118,8 @@ def test_speech_shifted_by_5_frames_moves_the_offset_by_5(tmp_path) -> None:
     ahead = with_audio(clip, samples[shift:], tmp_path / "ahead.mp4")  # speech runs 5 frames ahead
     base = evaluate_video(clip, evaluator=evaluator)
     moved = evaluate_video(ahead, evaluator=evaluator)
-    # Measured (step-8000 weights): offset +1 -> +6; distance at offset 0: 0.914 -> 1.121; LSE-D 0.902 -> 0.900.
+    # Measured (step-8000 weights): offset +1 -> +6; distance at offset 0: 0.914 -> 1.121;
+    # LSE-D 0.902 -> 0.900.
     assert abs(base.offset) <= 1
     assert 4 <= moved.offset <= 6 and moved.offset - base.offset == 5
     assert moved.offset0_distance > base.offset0_distance + 0.03

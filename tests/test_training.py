@@ -114,7 +114,11 @@ def test_train_wav2lip_cli_with_gan_writes_loadable_checkpoints(prepared, tmp_pa
     args = ["train", "wav2lip", str(prepared), "--out", str(out), "--gan", "--width", "0.125"]
     args += ["--syncnet", str(expert_dir / "checkpoint_step000000001.pth"), "--batch", "2", "--steps", "2"]
     assert main([*args, "--eval-every", "1", "--checkpoint-every", "2"]) == 0
-    assert "held-out L1" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "held-out L1" in printed and "sync weight 0)" in printed  # a random expert: loss > 0.75
+    # --sync-start above the expert's loss switches the sync term on at the first evaluation.
+    assert main([*args, "--steps", "3", "--eval-every", "1", "--sync-start", "100"]) == 0
+    assert "sync weight 0.03)" in capsys.readouterr().out
     load_checkpoint(out / "checkpoint_step000000002.pth", Wav2Lip(Wav2LipConfig(width=0.125)))
     load_checkpoint(out / "disc_checkpoint_step000000002.pth", Wav2LipDiscQual(Wav2LipConfig(width=0.125)))
     assert (out / "losses.png").is_file()

@@ -56,15 +56,25 @@ class SyncNetTraining(TrainingOptions):
     jitter: bool = False
 
 
+SYNC_START = 0.75  # published: held-out sync loss below which the generator's sync term switches on
+
+
 @dataclass
 class Wav2LipTraining(TrainingOptions):
-    """Options of ``train_wav2lip`` (``gan``: also train the visual-quality discriminator)."""
+    """Options of ``train_wav2lip``.
+
+    ``gan``: also train the visual-quality discriminator. ``sync_start``: held-out sync loss below
+    which the expert's sync term switches on (published 0.75, which assumes an expert as strong as
+    the published one; a weaker expert scores even real frames above it, so the term would never
+    start: set it above the expert's loss on real frames, which training logs, or high to start at once).
+    """
 
     width: float = 0.25
     batch: int = 8
     eval_every: int = 100
     checkpoint_every: int = 500
     gan: bool = False
+    sync_start: float = SYNC_START
 
 
 def latest_checkpoint(folder: Path, prefix: str = "checkpoint_step") -> Path | None:

@@ -6,8 +6,8 @@ out, stacked on channels with a random other window of the same clip (the refere
 identity), and one mel window per frame starting one frame early (``f - 1``, as the training
 script does). Loss = ``sw * sync + dw * adversarial + (1 - sw - dw) * L1`` with the frozen expert
 SyncNet's cosine BCE as the sync term; ``sw`` is 0 until the held-out sync loss first falls below
-:data:`SYNC_START` and then :data:`SYNC_WEIGHT`; ``dw`` is :data:`DISC_WEIGHT` with ``--gan``
-(the visual-quality discriminator trained with BCE on real vs generated), else 0. Adam 1e-4
+``options.sync_start`` (published 0.75) and then :data:`SYNC_WEIGHT`; ``dw`` is :data:`DISC_WEIGHT`
+with ``--gan`` (the visual-quality discriminator trained with BCE on real vs generated), else 0. Adam 1e-4
 (betas 0.5/0.999 with ``--gan``), bf16 autocast on the CPU, published-format checkpoints.
 """
 
@@ -28,7 +28,6 @@ from talkface.speech.mel import MEL_STEP_SIZE
 from talkface.training.data import Clip, load_split
 from talkface.training.progress import LossLog, Wav2LipTraining, latest_checkpoint, progress_bar
 
-SYNC_START = 0.75  # held-out sync loss below which the sync term is switched on
 SYNC_WEIGHT = 0.03  # hq_wav2lip_train.py's syncnet_wt once switched on
 DISC_WEIGHT = 0.07  # hq_wav2lip_train.py's disc_wt
 EVAL_SAMPLES = 128
@@ -169,8 +168,8 @@ def train_wav2lip(
             if last_disc:
                 load_checkpoint(last_disc, disc, disc_optimizer)
         log.load()
-    # The sync term switches on for good once the held-out sync loss has been below SYNC_START.
-    switched = any(v < SYNC_START for _, v in log.curves.get("eval sync", []))
+    # The sync term switches on for good once the held-out sync loss has been below sync_start.
+    switched = any(v < options.sync_start for _, v in log.curves.get("eval sync", []))
     sync_weight = SYNC_WEIGHT if switched else 0.0
     disc_weight = DISC_WEIGHT if disc is not None else 0.0
     start = time.perf_counter()
@@ -205,7 +204,7 @@ def train_wav2lip(
             timed_out = options.minutes is not None and time.perf_counter() - start > 60 * options.minutes
             if step % options.eval_every == 0 or step == options.steps or timed_out:
                 result = {"step": step, **evaluate(model, expert, held_out, options.bf16)}
-                if sync_weight == 0 and result["sync"] < SYNC_START:
+                if sync_weight == 0 and result["sync"] < options.sync_start:
                     sync_weight = SYNC_WEIGHT
                 result["sync_weight"] = sync_weight
                 log.add("eval l1", step, result["l1"])
