@@ -15,8 +15,9 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -209,7 +210,8 @@ def sync(
         raise TalkfaceError("the wav2lip engine needs --checkpoint (a wav2lip.pth / wav2lip_gan.pth file)")
     media = FaceMedia(face, fps=fps, resize_factor=resize_factor)
     speech = load_speech(audio, text, lang)
-    renderer = make_engine(engine, pads=pads, checkpoint=checkpoint, accelerate=accelerate)
+    # Built once the decoder thread runs, so that its imports overlap mediapipe's start-up.
+    renderer = partial(make_engine, engine, pads=pads, checkpoint=checkpoint, accelerate=accelerate)
     cv_threads = cv2.getNumThreads()
     cv2.setNumThreads(1)  # decoder, tracker, renderer and encoder threads already fill the cores
     try:
@@ -320,7 +322,7 @@ def _run(
     terminal,
     start: float,
     *,
-    engine: Engine,
+    engine: Callable[[], Engine],
     box: tuple[int, int, int, int] | None,
     nosmooth: bool,
     loop: bool,
@@ -352,6 +354,7 @@ def _run(
     # Decode and track on a background thread (mediapipe releases the GIL), starting now.
     frames = tracked(iter([photo.copy()])) if media.is_photo else _Prefetch(tracked(media.frames()))
     try:
+        engine = engine()
         engine.prepare(speech, n_out, media.fps)
         with VideoWriter(out, media.width, media.height, media.fps, speech, preset) as writer:
 

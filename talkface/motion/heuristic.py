@@ -19,9 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
 from talkface.media.audio import SAMPLE_RATE
+from talkface.motion import smooth_curve
 from talkface.speech.mel import MEL_FRAMES_PER_SECOND, N_FFT, stft_magnitude
 from talkface.speech.vad import speech_mask
 
@@ -103,9 +103,9 @@ def heuristic_motion(samples: np.ndarray, n_frames: int, fps: float) -> MouthMot
     width = np.where(speech, width, 0.0)
     opening = np.concatenate([opening[LEAD_FRAMES:], np.full(LEAD_FRAMES, SILENCE_Z)])[:n_frames]
     width = np.concatenate([width[LEAD_FRAMES:], np.zeros(LEAD_FRAMES)])[:n_frames]
-    width = gaussian_filter1d(width, SMOOTH_SIGMA).astype(np.float32)
+    width = smooth_curve(width, SMOOTH_SIGMA).astype(np.float32)
     return MouthMotion(
-        opening=gaussian_filter1d(opening, SMOOTH_SIGMA).astype(np.float32),
+        opening=smooth_curve(opening, SMOOTH_SIGMA).astype(np.float32),
         width=width,
         rounding=np.clip(-width / ROUNDING_Z, 0, 1).astype(np.float32),
         speech=speech,

@@ -10,8 +10,8 @@ video frame and lightly smoothed for coarticulation; time outside phonemes (paus
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
+from talkface.motion import smooth_curve
 from talkface.motion.heuristic import ROUNDING_Z, SILENCE_Z, MouthMotion
 
 # (opening, spread) per viseme class
@@ -93,6 +93,6 @@ def viseme_motion(phonemes: list[tuple[float, float, str]], n_frames: int, fps: 
         op, sp = np.zeros(n_frames), np.zeros(n_frames)
     open_z = np.where(speech, (op - OPENING_MEAN) / OPENING_SCALE, SILENCE_Z)
     width_z = np.where(speech, sp * SPREAD_Z, 0.0)
-    open_z = gaussian_filter1d(open_z, SMOOTH_SIGMA).astype(np.float32)
-    width_z = gaussian_filter1d(width_z, SMOOTH_SIGMA).astype(np.float32)
+    open_z = smooth_curve(open_z, SMOOTH_SIGMA).astype(np.float32)
+    width_z = smooth_curve(width_z, SMOOTH_SIGMA).astype(np.float32)
     return MouthMotion(open_z, width_z, np.clip(-width_z / ROUNDING_Z, 0, 1).astype(np.float32), speech)
