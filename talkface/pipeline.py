@@ -211,7 +211,7 @@ def sync(
     media = FaceMedia(face, fps=fps, resize_factor=resize_factor)
     speech = load_speech(audio, text, lang)
     # Built once the decoder thread runs, so that its imports overlap mediapipe's start-up.
-    renderer = partial(make_engine, engine, pads=pads, checkpoint=checkpoint, accelerate=accelerate)
+    build_engine = partial(make_engine, engine, pads=pads, checkpoint=checkpoint, accelerate=accelerate)
     cv_threads = cv2.getNumThreads()
     cv2.setNumThreads(1)  # decoder, tracker, renderer and encoder threads already fill the cores
     try:
@@ -222,7 +222,7 @@ def sync(
                 Path(out),
                 terminal,
                 start,
-                engine=renderer,
+                build_engine=build_engine,
                 box=box,
                 nosmooth=nosmooth,
                 loop=loop,
@@ -322,7 +322,7 @@ def _run(
     terminal,
     start: float,
     *,
-    engine: Callable[[], Engine],
+    build_engine: Callable[[], Engine],
     box: tuple[int, int, int, int] | None,
     nosmooth: bool,
     loop: bool,
@@ -354,7 +354,7 @@ def _run(
     # Decode and track on a background thread (mediapipe releases the GIL), starting now.
     frames = tracked(iter([photo.copy()])) if media.is_photo else _Prefetch(tracked(media.frames()))
     try:
-        engine = engine()
+        engine = build_engine()
         engine.prepare(speech, n_out, media.fps)
         with VideoWriter(out, media.width, media.height, media.fps, speech, preset) as writer:
 

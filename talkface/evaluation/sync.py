@@ -212,7 +212,7 @@ class SyncNetV2Evaluator:
     def face_crop(self, rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         from talkface.models.syncnet_v2 import LIP_SIZE
 
-        x0, y0, x1, y1 = face_box(landmarks, (10**9, 10**9))
+        (x0, y0), (x1, y1) = landmarks.min(0).astype(int), landmarks.max(0).astype(int)  # unclipped
         bs = max(x1 - x0, y1 - y0) / 2
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         pad = int(bs * 1.8) + 1

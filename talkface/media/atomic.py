@@ -20,12 +20,18 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it private; give it a normal file's mode
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def publish(tmp: str | Path, path: str | Path) -> None:
+    """Give the finished temporary file ``tmp`` (made private by ``mkstemp``) a normal file's mode
+    under the umask, and rename it to ``path`` (atomic within one file system)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:

@@ -16,6 +16,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from talkface.errors import TalkfaceError
+from talkface.media.atomic import publish
 from talkface.media.audio import Speech, _short
 
 DEFAULT_FPS = 25.0  # frames/s for a photo, and for videos whose rate cannot be read
@@ -314,10 +315,7 @@ class VideoWriter:
         if self._error is not None:
             raise self._error
         self.container.close()
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp made it private; give it a normal file's mode
-        os.replace(self.tmp, self.out)
+        publish(self.tmp, self.out)
         return self.out
 
     def abort(self) -> None:
