@@ -55,10 +55,10 @@ def paste_back(
     """
     x0, y0 = origin
     out = frame if inplace else frame.copy()
-    rows, cols = np.nonzero(alpha.any(1))[0], np.nonzero(alpha.any(0))[0]
-    if len(rows) == 0:
+    c0, r0, bw, bh = cv2.boundingRect((alpha > 0).view(np.uint8))  # bounding box of alpha > 0
+    if bw == 0:
         return out
-    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    r1, c1 = r0 + bh, c0 + bw
     region = out[y0 + r0 : y0 + r1, x0 + c0 : x0 + c1]
     a = np.ascontiguousarray(alpha[r0:r1, c0:c1])
     # (patch * a + base * (1 - a)) / 1, rounded; a == 0 gives base exactly.
