@@ -7,6 +7,13 @@ compared frame by frame with the real clip's: Pearson r, the ratio of aperture s
 deviations, and the width r, per clip and as means.
 
     .venv/bin/python benchmarks/lipsync_accuracy.py [--data ../shared/data] [--clips N] [--json out.json]
+        [--motion learned|heuristic] [--fold-models DIR]
+
+With ``--motion learned`` (the default) every clip is driven by the shipped model, which was
+trained on all of these clips: each is marked "seen". With ``--fold-models DIR`` (written by
+``talkface train motion --fold-models DIR``) each clip is driven by the cross-validation model of
+the fold that held its speaker out, and the means are over held-out clips only; clips that no fold
+held out (left out of training) are marked and driven by the shipped model.
 
 Note: the heuristic motion's two weights were chosen on these same clips (see
 talkface/motion/heuristic.py), so every clip counts as seen for it.
@@ -36,7 +43,10 @@ def main() -> None:
     p.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     p.add_argument("--clips", type=int, default=None, help="only the first N clips (alphabetical)")
     p.add_argument("--json", type=Path, default=None, help="also write per-clip results here")
+    p.add_argument("--motion", choices=("learned", "heuristic"), default="learned")
+    p.add_argument("--fold-models", type=Path, default=None, help="held-out models: fold<k>.npz + folds.json")
     args = p.parse_args()
+    folds = json.loads((args.fold_models / "folds.json").read_text()) if args.fold_models else {}
     clips = sorted((args.data / "video").glob("*"))[: args.clips]
     if not clips:
         sys.exit(f"no clips in {args.data / 'video'}")
@@ -48,14 +58,19 @@ def main() -> None:
         for clip in clips:
             real = mouth_track(clip)
             fps = FaceMedia(clip).fps
-            row = {"clip": clip.name, "frames": len(real.aperture)}
+            fold = folds.get(clip.stem)
+            model = args.fold_models / f"fold{fold}.npz" if fold is not None else None
+            seen = args.motion == "heuristic" or fold is None
+            row = {"clip": clip.name, "frames": len(real.aperture), "held_out": not seen}
             inputs = {
                 "photo": (first_face_frame(clip, tmp / "face.png"), fps),
                 "reversed": (reversed_video(clip, tmp / "rev.mp4"), None),
             }
             for mode, (face, photo_fps) in inputs.items():
                 out = tmp / f"{mode}.mp4"
-                talkface.sync(face, out, audio=clip, fps=photo_fps, quiet=True)
+                talkface.sync(
+                    face, out, audio=clip, fps=photo_fps, quiet=True, motion=args.motion, motion_model=model
+                )
                 score = follow_score(mouth_track(out), real)
                 row[mode] = vars(score)
             rows.append(row)
@@ -63,21 +78,29 @@ def main() -> None:
             for mode in inputs:
                 m = row[mode]
                 cells.append(f"{mode} r {m['aperture_r']:+.2f} sd {m['std_ratio']:.2f} w {m['width_r']:+.2f}")
-            print(f"{clip.name:42s} " + " | ".join(cells), flush=True)
+            mark = "held-out" if row["held_out"] else "seen"
+            print(f"{clip.name:42s} {mark:8s} " + " | ".join(cells), flush=True)
     print()
     print(
-        f"{'mode':10s} {'clips':>5s} {'aperture r':>10s} {'median r':>9s} {'std ratio':>9s} {'width r':>8s}"
+        f"{'mode':18s} {'clips':>5s} {'aperture r':>10s} {'median r':>9s} {'std ratio':>9s} {'width r':>8s}"
     )
     summary = {}
-    for mode in ("photo", "reversed"):
-        r = np.array([row[mode]["aperture_r"] for row in rows])
-        sd = np.array([row[mode]["std_ratio"] for row in rows])
-        w = np.array([row[mode]["width_r"] for row in rows])
-        summary[mode] = {"aperture_r": r.mean(), "std_ratio": sd.mean(), "width_r": w.mean()}
-        print(
-            f"{mode:10s} {len(rows):5d} {r.mean():10.3f} {np.median(r):9.3f} {sd.mean():9.2f} {w.mean():8.3f}"
-        )
-    print(f"({len(rows)} clips in {time.perf_counter() - t0:.0f} s; engine warp, motion heuristic)")
+    held = [row for row in rows if row["held_out"]]
+    sets = {"all": rows, "held-out": held} if held else {"all": rows}
+    for label, chosen in sets.items():
+        for mode in ("photo", "reversed"):
+            r = np.array([row[mode]["aperture_r"] for row in chosen])
+            sd = np.array([row[mode]["std_ratio"] for row in chosen])
+            w = np.array([row[mode]["width_r"] for row in chosen])
+            summary[f"{mode} {label}"] = {"aperture_r": r.mean(), "std_ratio": sd.mean(), "width_r": w.mean()}
+            name = f"{mode} {label}"
+            print(
+                f"{name:18s} {len(chosen):5d} {r.mean():10.3f} {np.median(r):9.3f} {sd.mean():9.2f} "
+                f"{w.mean():8.3f}"
+            )
+    source = f"fold models {args.fold_models}" if args.fold_models else "shipped model"
+    detail = f"learned motion, {source}" if args.motion == "learned" else "heuristic motion"
+    print(f"({len(rows)} clips in {time.perf_counter() - t0:.0f} s; engine warp, {detail})")
     if args.json:
         args.json.write_text(json.dumps({"clips": rows, "summary": summary}, indent=1))
 

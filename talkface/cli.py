@@ -48,9 +48,17 @@ def _add_render_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--motion",
         choices=MOTIONS,
-        default="heuristic",
-        help="speech -> mouth model: heuristic = formant-band acoustics for --audio, "
-        "visemes from espeak-ng's phoneme timing for --text (default)",
+        default="learned",
+        help="speech -> mouth model (warp engine): learned = the shipped model trained on real talking clips "
+        "(mel + pocketsphinx phones; default); heuristic = formant-band acoustics for --audio and visemes "
+        "from espeak-ng's phoneme timing for --text",
+    )
+    p.add_argument(
+        "--motion-model",
+        type=Path,
+        default=None,
+        help="weights for --motion learned (a motion.npz from `talkface train motion`; default: the shipped "
+        "talkface/weights/motion.npz)",
     )
     p.add_argument(
         "--fps",
@@ -258,6 +266,21 @@ def build_parser() -> argparse.ArgumentParser:
         "frames, logged as 'eval sync (real frames)', or high to start at once)",
     )
     _add_training_options(tw, Wav2LipTraining())
+    tm = tsub.add_parser(
+        "motion",
+        help="train the speech -> mouth-motion model on a folder of talking clips (minutes, CPU)",
+        description="Tracks every clip's face (mediapipe), runs leave-speakers-out cross-validation (groups "
+        "from MANIFEST.tsv's speaker column), fits ridge regression from mel + pocketsphinx phone features "
+        "to PCA coefficients of standardised lip motion, and writes OUT (.npz), its model card (.md) and "
+        "the cross-validation (.cv.json).",
+    )
+    tm.add_argument(
+        "data", type=Path, help="folder of talking clips, or a folder holding video/ and MANIFEST.tsv"
+    )
+    tm.add_argument("--out", type=Path, default=Path("results/motion/motion.npz"), help="model file (.npz)")
+    tm.add_argument("--folds", type=int, default=5, help="leave-speakers-out folds (default 5)")
+    tm.add_argument("--cache", type=Path, default=None, help="folder to cache per-clip tracking in")
+    tm.add_argument("--fold-models", type=Path, default=None, help="also write each fold's model here")
     return parser
 
 
@@ -280,6 +303,12 @@ def _add_training_options(p: argparse.ArgumentParser, defaults: TrainingOptions)
 
 
 def _train(args: argparse.Namespace) -> None:
+    if args.train_command == "motion":
+        from talkface.training.motion import train_motion
+
+        cv = train_motion(args.data, args.out, args.folds, args.cache, args.fold_models)
+        print(f"wrote {args.out} and {args.out.with_suffix('.md')} in {cv['seconds']:.0f} s")
+        return
     if args.train_command == "prepare":
         from talkface.training.prepare import prepare_dataset
 
@@ -365,6 +394,7 @@ def _render_kwargs(args: argparse.Namespace) -> dict:
     return dict(
         engine=args.engine,
         motion=args.motion,
+        motion_model=args.motion_model,
         checkpoint=args.checkpoint,
         accelerate=args.accelerate,
         fps=args.fps,

@@ -35,7 +35,7 @@ from talkface.media.video import PRESETS, VIDEO_PRESET, FaceMedia, VideoWriter
 
 ENGINES = ("warp", "wav2lip")
 ACCELERATORS = ("bf16", "onnx", "none")  # how a neural engine runs
-MOTIONS = ("heuristic",)
+MOTIONS = ("learned", "heuristic")
 LOOKAHEAD = MAX_BRIDGE + 4  # frames held back for gap bridging and smoothing
 PROGRESS_DELAY = 1.0  # seconds before a progress bar appears
 
@@ -77,15 +77,17 @@ def make_engine(
     pads: tuple[int, int, int, int],
     checkpoint: str | Path | None,
     accelerate: str = "bf16",
+    motion: str = "learned",
+    motion_model: str | Path | None = None,
 ) -> Engine:
-    """Build the engine called ``name`` (see :data:`ENGINES`)."""
+    """Build the engine called ``name`` (see :data:`ENGINES`; ``motion`` one of :data:`MOTIONS`)."""
     if name == "wav2lip":
         from talkface.engines.wav2lip import Wav2LipEngine
 
         return Wav2LipEngine(checkpoint, pads=pads, accelerate=accelerate)
     from talkface.engines.warp import WarpEngine
 
-    return WarpEngine(pads=pads)
+    return WarpEngine(pads=pads, motion=motion, motion_model=motion_model)
 
 
 def load_speech(audio: str | Path | None = None, text: str | None = None, lang: str = "en") -> Speech:
@@ -154,7 +156,8 @@ def sync(
     lang: str = "en",
     *,
     engine: str = "warp",
-    motion: str = "heuristic",
+    motion: str = "learned",
+    motion_model: str | Path | None = None,
     checkpoint: str | Path | None = None,
     accelerate: str = "bf16",
     fps: float | None = None,
@@ -176,8 +179,10 @@ def sync(
         lang: language of ``text`` (``en``, ``zh``, any espeak-ng voice).
         engine: ``"warp"`` (training-free mesh warp, default) or ``"wav2lip"`` (the published
             generator; needs ``checkpoint``).
-        motion: speech -> mouth model; ``"heuristic"``: formant-band acoustics for audio, and
-            for ``text`` the visemes of espeak-ng's exact phoneme timing (``warp`` engine).
+        motion: speech -> mouth model of the ``warp`` engine: ``"learned"`` (default; the model
+            trained on real clips, :mod:`talkface.motion.learned`) or ``"heuristic"`` (formant-band
+            acoustics for audio, and for ``text`` the visemes of espeak-ng's exact phoneme timing).
+        motion_model: weights for ``motion="learned"`` (default: the shipped ``motion.npz``).
         checkpoint: weights for a neural engine (``wav2lip``: a published-format ``.pth``).
         accelerate: how a neural engine runs (:data:`ACCELERATORS`): ``bf16`` autocast (default),
             ``onnx`` (onnxruntime fp32) or ``none`` (PyTorch fp32).
@@ -211,7 +216,15 @@ def sync(
     media = FaceMedia(face, fps=fps, resize_factor=resize_factor)
     speech = load_speech(audio, text, lang)
     # Built once the decoder thread runs, so that its imports overlap mediapipe's start-up.
-    build_engine = partial(make_engine, engine, pads=pads, checkpoint=checkpoint, accelerate=accelerate)
+    build_engine = partial(
+        make_engine,
+        engine,
+        pads=pads,
+        checkpoint=checkpoint,
+        accelerate=accelerate,
+        motion=motion,
+        motion_model=motion_model,
+    )
     cv_threads = cv2.getNumThreads()
     cv2.setNumThreads(1)  # decoder, tracker, renderer and encoder threads already fill the cores
     try:

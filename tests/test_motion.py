@@ -40,3 +40,62 @@ def test_heuristic_opening_correlates_with_real_aperture() -> None:
         rs.append(np.corrcoef(motion.opening[ok], real.aperture[ok])[0, 1])
     assert np.mean(rs) > 0.35, rs
     assert min(rs) > 0.1, rs
+
+
+def test_phone_recogniser_labels_grid_speech() -> None:
+    # GRID sentences: "<command> <colour> <preposition> <letter> <digit> <adverb>" between silences.
+    # pocketsphinx hears this one as SIL DH EY UW L AY G AY EH S IH DH EY EH AH G EH N SIL.
+    from talkface.speech.phones import PHONES, phone_fractions
+
+    samples = load_audio(data_file("video/grid_lwbsza.mpg"))
+    frac = phone_fractions(samples, 75, 25.0)
+    assert frac.shape == (75, len(PHONES))
+    assert np.allclose(frac.sum(1), 1.0)
+    spoken = frac[:, 1:].sum(1) > 0.5
+    assert frac[:3, 0].min() > 0.5  # leading silence
+    assert 30 < spoken.sum() < 70
+    # "lay white by s zero again": the diphthong of "white by" and the end of "again"
+    heard = [PHONES[i] for i in frac[spoken].argmax(1)]
+    assert "AY" in heard and {"G", "EH", "N"} <= set(heard[-12:])
+    assert len(set(heard)) >= 8  # many different phones
+
+
+def test_shipped_learned_motion_follows_real_mouths_and_closes_in_silence() -> None:
+    from talkface.motion.learned import DEFAULT_WEIGHTS, LearnedMotion
+
+    assert DEFAULT_WEIGHTS.stat().st_size < 10e6
+    model = LearnedMotion.load()
+    rs = []
+    for name in ("grid_lrwp9a.mpg", "grid_lwbsza.mpg", "edtalk_obama_20s_av_fixed.mp4"):
+        clip = data_file(f"video/{name}")
+        real = mouth_track(clip)
+        samples = load_audio(clip)
+        motion = model.motion(samples, len(real.aperture), 25.0)
+        ok = ~np.isnan(real.aperture)
+        rs.append(np.corrcoef(motion.opening[ok], real.aperture[ok])[0, 1])
+        # Closed in VAD silence (3 frames from any speech, beyond the smoothing of the edges).
+        quiet = np.convolve(motion.speech.astype(float), np.ones(7), "same") == 0
+        assert quiet.sum() > 5 and np.all(motion.opening[quiet] < -2.9)
+    # Clips the model saw in training: this checks the model and its features are wired right,
+    # the held-out figures are in talkface/weights/motion.md.
+    assert min(rs) > 0.4, rs
+
+
+def test_train_motion_cross_validates_and_writes_model_and_card(tmp_path) -> None:
+    from talkface.motion.learned import LearnedMotion
+    from talkface.training.motion import train_motion
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    names = ("grid_lrwp9a.mpg", "grid_lwbsza.mpg", "lrw_sample2_presenter_woman.mp4", "vox2_00104_rdj.mp4")
+    for name in names:
+        (clips / name).symlink_to(data_file(f"video/{name}"))
+    out = tmp_path / "m" / "motion.npz"
+    cv = train_motion(clips, out, folds=2, folds_dir=tmp_path / "folds", log=lambda _: None)
+    assert {r["fold"] for r in cv["clips"]} == {0, 1}
+    # No manifest here: every clip is its own speaker group, and the folds hold disjoint clips.
+    assert len({r["clip"] for r in cv["clips"]}) == 4
+    model = LearnedMotion.load(out)
+    assert model.components.shape[0] == 8 and np.isfinite(model.weights).all()
+    assert "Leave-speakers-out" in out.with_suffix(".md").read_text()
+    assert (tmp_path / "folds" / "fold1.npz").is_file()

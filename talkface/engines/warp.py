@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from talkface.engines import Rendered
 from talkface.face.landmarks import mouth_width
 from talkface.media.audio import Speech
 from talkface.motion.heuristic import heuristic_motion
+from talkface.motion.learned import DEFAULT_WEIGHTS, LearnedMotion
 from talkface.motion.visemes import viseme_motion
 from talkface.render.warp import WarpRenderer
 
@@ -24,15 +27,32 @@ class WarpEngine:
 
     Args:
         pads: ``(top, bottom, left, right)`` pixels added around the warped lower face.
+        motion: ``"learned"`` (:class:`~talkface.motion.learned.LearnedMotion`) or ``"heuristic"``
+            (formant acoustics for audio, espeak-ng visemes for text).
+        motion_model: weights for ``"learned"`` (default: the shipped ``weights/motion.npz``).
+
+    Raises:
+        TalkfaceError: the motion model file is missing or invalid.
     """
 
-    def __init__(self, pads: tuple[int, int, int, int] = (0, 0, 0, 0)) -> None:
+    def __init__(
+        self,
+        pads: tuple[int, int, int, int] = (0, 0, 0, 0),
+        motion: str = "learned",
+        motion_model: str | Path | None = None,
+    ) -> None:
         self.renderer = WarpRenderer(pads=pads)
         self.rest_width: float | None = None
+        self.motion = motion
+        self.motion_model = (
+            LearnedMotion.load(motion_model or DEFAULT_WEIGHTS) if motion == "learned" else None
+        )
 
     def prepare(self, speech: Speech, n_frames: int, fps: float) -> None:
         """Target aperture, width and rounding per output frame."""
-        if speech.phonemes:
+        if self.motion_model is not None:
+            self.drive = self.motion_model.motion(speech.samples, n_frames, fps)
+        elif speech.phonemes:
             self.drive = viseme_motion(speech.phonemes, n_frames, fps)
         else:
             self.drive = heuristic_motion(speech.samples, n_frames, fps)

@@ -1,0 +1,161 @@
+"""The learned motion model: what each ingredient adds, and what inference costs per frame.
+
+1. **Ingredients.** Leave-speakers-out cross-validation (the folds of ``talkface train motion``)
+   of variants of the shipped recipe, on the clips measured by ``talkface train motion --cache``:
+   mel alone, pocketsphinx phones alone, both (shipped), both without the per-speaker
+   standardisation of the motion targets, and both with augmented copies of the training clips
+   (speech played 8 % slower and faster, with the targets stretched to match; white noise at
+   10 and 20 dB SNR), each augmented variant with the ridge penalty scaled to the data.
+2. **Inference cost.** Wall time of :meth:`LearnedMotion.motion` and of the heuristic motion on
+   the first N seconds of a shared speech file, per 25 fps frame, best of ``--repeat``.
+
+    .venv/bin/python benchmarks/motion_model.py --cache CACHE [--data ../shared/data] [--skip-cv]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from talkface.media.audio import load_audio
+from talkface.motion.heuristic import heuristic_motion
+from talkface.motion.learned import CONFIG, LearnedMotion, aperture_width, audio_features
+from talkface.speech.phones import phone_fractions
+from talkface.training import motion as tm
+
+REPO = Path(__file__).resolve().parents[1]
+SPEECH = "audio/en_musetalk_eng.wav"
+N_MEL = CONFIG.mel_subframes * 80
+
+
+def _speed(x: np.ndarray, factor: float) -> np.ndarray:
+    """Play ``x`` ``factor`` times faster (pitch and tempo together), linear interpolation."""
+    t = np.arange(int(len(x) / factor)) * factor
+    return np.interp(t, np.arange(len(x)), x).astype(np.float32)
+
+
+def _stretch(y: np.ndarray, n: int) -> np.ndarray:
+    t = np.linspace(0, len(y) - 1, n)
+    flat = y.reshape(len(y), -1)
+    return np.stack([np.interp(t, np.arange(len(y)), flat[:, j]) for j in range(flat.shape[1])], 1).astype(
+        np.float32
+    )
+
+
+def augmented(clip: tm.MotionClip, path: Path, rng: np.random.Generator) -> list[tm.MotionClip]:
+    """Copies of ``clip`` with the speech 8 % slower / faster and with noise at 10 / 20 dB SNR."""
+    x = load_audio(path)
+    n = len(clip.aperture)
+    out = []
+    for factor in (0.92, 1.08):
+        m = int(round(n / factor))
+        out.append(
+            dataclasses.replace(
+                clip, features=audio_features(_speed(x, factor), m, clip.fps), motion=_stretch(clip.motion, m)
+            )
+        )
+    power = float(np.mean(x**2))
+    for snr in (10.0, 20.0):
+        noisy = x + rng.standard_normal(len(x)).astype(np.float32) * np.sqrt(power / 10 ** (snr / 10))
+        out.append(dataclasses.replace(clip, features=audio_features(noisy, n, clip.fps)))
+    return out
+
+
+def cv_score(
+    clips, train_view=lambda c: [c], alpha=CONFIG.ridge_alpha, view=lambda c: c
+) -> tuple[float, float]:
+    """Mean held-out aperture and width r over clips; ``view`` alters a clip's features/targets."""
+    ra, rw = [], []
+    for held in tm.grouped_folds(clips, 5):
+        train = [v for c in clips if c.group not in held for v in train_view(view(c))]
+        model = tm.fit(train, alpha)
+        for c in clips:
+            if c.group in held:
+                ap, wd = aperture_width(model.displacement(model.coefficients(view(c).features)))
+                ra.append(tm._pearson(ap, c.aperture))
+                rw.append(tm._pearson(wd, c.width))
+    return float(np.nanmean(ra)), float(np.nanmean(rw))
+
+
+def ingredients(data: Path, cache: Path) -> None:
+    clips = tm.load_clips(data, cache, log=lambda _: None)
+    paths = {p.stem: p for p in (data / "video").iterdir()}
+
+    def only_mel(c):
+        f = c.features.copy()
+        f[:, N_MEL:] = 0
+        return dataclasses.replace(c, features=f)
+
+    def only_phones(c):
+        f = c.features.copy()
+        f[:, :N_MEL] = 0
+        return dataclasses.replace(c, features=f)
+
+    def raw_targets(c):  # displacement in IOD units, not divided by the clip's RMS motion
+        pts = c.canonical.reshape(len(c.canonical), -1)
+        return dataclasses.replace(c, motion=(pts - np.nanmean(pts, 0)).astype(np.float32))
+
+    rng = np.random.default_rng(0)
+    copies = {c.name: augmented(c, paths[c.name], rng) for c in clips}
+    rows = [
+        ("mel only", cv_score(clips, view=only_mel)),
+        ("phones only", cv_score(clips, view=only_phones)),
+        ("mel + phones (shipped)", cv_score(clips)),
+        ("mel + phones, raw targets", cv_score(clips, view=raw_targets)),
+        (
+            "mel + phones + augmentation (alpha x5)",
+            cv_score(clips, train_view=lambda c: [c, *copies[c.name]], alpha=5 * CONFIG.ridge_alpha),
+        ),
+    ]
+    print(f"{'variant':42s} {'aperture r':>10s} {'width r':>8s}")
+    for name, (a, w) in rows:
+        print(f"{name:42s} {a:10.3f} {w:8.3f}")
+    print(f"({len(clips)} clips, 5 leave-speakers-out folds)")
+
+
+def inference(data: Path, seconds: float, repeat: int) -> None:
+    samples = load_audio(data / SPEECH)[: int(seconds * 16000)]
+    n = int(len(samples) / 16000 * 25)
+    model = LearnedMotion.load()
+    model.motion(samples[:16000], 25, 25.0)  # load the phone decoder and the VAD once
+    timings = {}
+    for name, fn in (
+        ("heuristic motion", lambda: heuristic_motion(samples, n, 25.0)),
+        ("learned motion", lambda: model.motion(samples, n, 25.0)),
+        ("  of which phone recognition", lambda: phone_fractions(samples, n, 25.0)),
+    ):
+        best = float("inf")
+        for _ in range(repeat):
+            t = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - t)
+        timings[name] = best
+        print(f"{name:30s} {1000 * best / n:6.2f} ms/frame")
+    extra = timings["learned motion"] - timings["heuristic motion"]
+    print(
+        f"learned adds {1000 * extra / n:.2f} ms/frame over the heuristic "
+        f"({n} frames, {seconds:g} s of speech)"
+    )
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    p.add_argument("--cache", type=Path, default=None, help="talkface train motion --cache folder")
+    p.add_argument("--seconds", type=float, default=60.0)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--skip-cv", action="store_true", help="only the inference timing")
+    args = p.parse_args()
+    print(f"$ {' '.join([Path(sys.executable).name, *sys.argv])}")
+    inference(args.data, args.seconds, args.repeat)
+    if not args.skip_cv:
+        ingredients(args.data, args.cache)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,243 @@
+"""Learned audio -> mouth motion: a linear temporal network on mel and phone features.
+
+**Motion representation.** Per video frame, the 40 lip-contour points and the 7 chin points of
+mediapipe's mesh are mapped into a canonical face frame (similarity transform on points the mouth
+does not move, interocular distance 1, eyes level; :func:`canonical_motion`). The clip's mean shape
+is subtracted and the displacements are divided by the clip's own RMS displacement, so that every
+speaker's motion has the same overall scale (per-speaker standardisation: how far a person opens
+their mouth is not predictable from their voice). A PCA of these 94-d vectors over the training
+clips keeps :attr:`MotionConfig.n_coeffs` coefficients (96 % of the variance). On the shipped model the first
+coefficients are, by their loadings: (1) lower lip and chin down, the mouth opening; (2) the whole
+mouth up/down with the jaw (mostly head-pose residue); (3) opening with spreading; (4) width
+against opening (spread vs rounded) ... ``talkface/weights/motion.md`` lists them.
+
+**Model.** For each video frame the input is 4 mel sub-frames (the Wav2Lip-compatible mel
+spectrogram of :mod:`talkface.speech.mel`, 80 bands, z-scored per utterance and band) over +-2
+frames, and the fractions of each recognised phone (:mod:`talkface.speech.phones`) over +-3
+frames. One linear layer over that window (a temporal convolution, 1,881 x 8 weights) maps it to
+the coefficients; it is fitted in closed form by ridge regression, whose penalty is the
+regulariser. Outputs are smoothed over time (sigma 1 frame). Trained bigger nets do no better on
+the available minutes of data (``shared/research/motion-feasibility.md``; a 3-layer CNN with
+dropout and noise: aperture r 0.459 but width r 0.338 in the same cross-validation).
+
+**Use.** :meth:`LearnedMotion.motion` turns the coefficients back into canonical landmark
+displacements, reads off inner-lip aperture and mouth width, z-scores them over the voiced
+frames of the utterance and closes the mouth in VAD silence: a :class:`MouthMotion` in the same
+standard units as the heuristic one, rescaled to the face being animated by the warp engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from talkface.errors import TalkfaceError
+from talkface.face.landmarks import CHIN, LIPS, LOWER_LIP_INNER, MOUTH_LEFT, MOUTH_RIGHT, UPPER_LIP_INNER
+from talkface.motion import smooth_curve
+from talkface.motion.heuristic import LEAD_FRAMES, ROUNDING_Z, SILENCE_Z, MouthMotion
+from talkface.speech.mel import MEL_FRAMES_PER_SECOND, melspectrogram
+from talkface.speech.phones import phone_fractions
+from talkface.speech.vad import speech_mask
+
+MOTION_POINTS = LIPS + CHIN  # mesh points whose motion the coefficients describe
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "motion.npz"
+
+
+@dataclass(frozen=True)
+class MotionConfig:
+    """Hyper-parameters of the learned motion model (frames are video frames)."""
+
+    n_coeffs: int = 8  # PCA coefficients predicted per frame
+    mel_subframes: int = 4  # mel frames per video frame after resampling
+    mel_context: int = 2  # frames of mel on each side
+    phone_context: int = 3  # frames of phone labels on each side
+    phone_scale: float = 10.0  # weight of the phone block against the z-scored mel in the ridge penalty
+    ridge_alpha: float = 6e3  # chosen from 1.5e3, 3e3, 6e3 on the leave-speakers-out CV (motion.md)
+    output_sigma: float = 1.0  # frames: smoothing of the predicted coefficients
+
+
+CONFIG = MotionConfig()
+_ROWS = {p: i for i, p in enumerate(MOTION_POINTS)}
+
+
+def mel_per_frame(samples: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
+    """Mel spectrogram resampled to :attr:`MotionConfig.mel_subframes` sub-frames per video frame.
+
+    Args:
+        samples: ``(n,)`` float32 waveform at 16 kHz.
+        n_frames: number of video frames.
+        fps: video frame rate in frames/s.
+
+    Returns:
+        ``(n_frames, CONFIG.mel_subframes * 80)`` float32, z-scored per utterance and band.
+    """
+    mel = melspectrogram(samples).T  # (T, 80) at 80 frames/s
+    t = (np.arange(n_frames * CONFIG.mel_subframes) + 0.5) / (
+        fps * CONFIG.mel_subframes
+    ) * MEL_FRAMES_PER_SECOND - 0.5
+    t = np.clip(t, 0, len(mel) - 1)
+    i0 = np.floor(t).astype(int)
+    i1 = np.minimum(i0 + 1, len(mel) - 1)
+    w = (t - i0)[:, None]
+    m = mel[i0] * (1 - w) + mel[i1] * w
+    m = (m - m.mean(0)) / (m.std(0) + 1e-6)
+    return m.reshape(n_frames, -1).astype(np.float32)
+
+
+def audio_features(samples: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
+    """Per-frame model input: mel sub-frames and phone fractions.
+
+    Returns:
+        ``(n_frames, CONFIG.mel_subframes * 80 + len(PHONES))`` float32.
+    """
+    return np.concatenate(
+        [mel_per_frame(samples, n_frames, fps), phone_fractions(samples, n_frames, fps)], axis=1
+    )
+
+
+def _context(x: np.ndarray, n: int) -> np.ndarray:
+    """Stack ``x`` (frames, d) over frames ``-n..n`` (zero-padded): ``(frames, (2n + 1) d)``."""
+    pad = np.zeros((n, x.shape[1]), x.dtype)
+    xp = np.concatenate([pad, x, pad])
+    return np.concatenate([xp[k : k + len(x)] for k in range(2 * n + 1)], axis=1)
+
+
+def design_matrix(features: np.ndarray) -> np.ndarray:
+    """Ridge inputs from :func:`audio_features`: context windows and a bias column.
+
+    Returns:
+        ``(frames, 5 * 320 + 7 * 40 + 1)`` float32.
+    """
+    n_mel = CONFIG.mel_subframes * 80
+    mel, phones = features[:, :n_mel], features[:, n_mel:]
+    ones = np.ones((len(features), 1), np.float32)
+    return np.concatenate(
+        [
+            _context(mel, CONFIG.mel_context),
+            CONFIG.phone_scale * _context(phones, CONFIG.phone_context),
+            ones,
+        ],
+        1,
+    )
+
+
+def canonical_motion(canonical: np.ndarray) -> np.ndarray:
+    """Per-speaker standardised motion of one clip.
+
+    Args:
+        canonical: ``(n, 478, 2)`` landmarks in a canonical face frame (IOD 1), NaN rows where no face.
+
+    Returns:
+        ``(n, 2 * len(MOTION_POINTS))`` float32 displacement from the clip's mean shape over the
+        clip's RMS displacement (NaN rows kept).
+    """
+    pts = canonical[:, MOTION_POINTS].reshape(len(canonical), -1)
+    d = pts - np.nanmean(pts, 0)
+    return (d / (np.sqrt(np.nanmean(d**2)) + 1e-9)).astype(np.float32)
+
+
+def aperture_width(displacement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Change of inner-lip aperture and of mouth width (canonical units) encoded in displacements.
+
+    Args:
+        displacement: ``(n, 2 * len(MOTION_POINTS))`` as from :func:`canonical_motion`.
+
+    Returns:
+        ``(aperture, width)``, each ``(n,)``: lower-minus-upper inner-lip y and left-minus-right
+        corner x displacement, equal to the aperture and width changes while the face is upright.
+    """
+    v = displacement.reshape(len(displacement), -1, 2)
+    ap = v[:, _ROWS[LOWER_LIP_INNER], 1] - v[:, _ROWS[UPPER_LIP_INNER], 1]
+    wd = v[:, _ROWS[MOUTH_LEFT], 0] - v[:, _ROWS[MOUTH_RIGHT], 0]
+    return ap, wd
+
+
+def _zscore(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    ref = x[mask] if mask.sum() >= 3 else x
+    return (x - ref.mean()) / (ref.std() + 1e-6)
+
+
+@dataclass
+class LearnedMotion:
+    """The learned speech -> mouth-motion model.
+
+    Attributes:
+        weights: ``(D, n_coeffs)`` float32 ridge weights over :func:`design_matrix` columns.
+        mean: ``(2 * len(MOTION_POINTS),)`` float32 PCA mean of the standardised displacements.
+        components: ``(n_coeffs, 2 * len(MOTION_POINTS))`` float32 PCA basis (rows orthonormal).
+        explained: ``(n_coeffs,)`` float32 share of the training variance of each component.
+    """
+
+    weights: np.ndarray
+    mean: np.ndarray
+    components: np.ndarray
+    explained: np.ndarray
+
+    @classmethod
+    def load(cls, path: str | Path = DEFAULT_WEIGHTS) -> LearnedMotion:
+        """Read a model written by :meth:`save`.
+
+        Raises:
+            TalkfaceError: the file is missing or not a motion model.
+        """
+        try:
+            with np.load(path) as f:
+                return cls(f["weights"], f["mean"], f["components"], f["explained"])
+        except (OSError, KeyError, ValueError) as exc:
+            raise TalkfaceError(f"not a talkface motion model ({exc})", Path(path)) from None
+
+    def save(self, path: str | Path) -> None:
+        """Write the model as an ``.npz`` file (atomically)."""
+        from talkface.media.atomic import atomic_path
+
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(
+                    f,
+                    weights=self.weights,
+                    mean=self.mean,
+                    components=self.components,
+                    explained=self.explained,
+                )
+
+    def coefficients(self, features: np.ndarray) -> np.ndarray:
+        """Predicted motion coefficients, ``(frames, n_coeffs)`` float32, from :func:`audio_features`."""
+        c = design_matrix(features) @ self.weights
+        return np.stack([smooth_curve(c[:, k], CONFIG.output_sigma) for k in range(c.shape[1])], 1).astype(
+            np.float32
+        )
+
+    def displacement(self, coefficients: np.ndarray) -> np.ndarray:
+        """Standardised canonical displacements ``(frames, 2 * len(MOTION_POINTS))`` of coefficients."""
+        return coefficients @ self.components + self.mean
+
+    def motion(self, samples: np.ndarray, n_frames: int, fps: float) -> MouthMotion:
+        """Mouth drive for ``n_frames`` video frames at ``fps`` from 16 kHz speech.
+
+        Args:
+            samples: ``(n,)`` float32 waveform at 16 kHz.
+            n_frames: number of output video frames.
+            fps: output frame rate in frames/s.
+
+        Returns:
+            :class:`MouthMotion`: opening and width z-scored over the voiced frames, the mouth
+            closed (opening :data:`SILENCE_Z`) in VAD silence, rounding where the width drops.
+        """
+        ap, wd = aperture_width(self.displacement(self.coefficients(audio_features(samples, n_frames, fps))))
+        speech = speech_mask(samples, n_frames, fps)
+        # The mouth closes before the sound stops and opens before it starts: silence counts from
+        # LEAD_FRAMES later, as in the heuristic motion.
+        ahead = np.concatenate([speech[LEAD_FRAMES:], np.repeat(speech[-1:], LEAD_FRAMES)])[:n_frames]
+        closed = ~speech & ~ahead
+        opening = np.where(closed, SILENCE_Z, _zscore(ap, speech))
+        width = np.where(closed, 0.0, _zscore(wd, speech))
+        opening = smooth_curve(opening, CONFIG.output_sigma).astype(np.float32)
+        width = smooth_curve(width, CONFIG.output_sigma).astype(np.float32)
+        return MouthMotion(
+            opening=opening,
+            width=width,
+            rounding=np.clip(-width / ROUNDING_Z, 0, 1).astype(np.float32),
+            speech=speech,
+        )

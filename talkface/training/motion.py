@@ -1,0 +1,363 @@
+"""``talkface train motion``: build the motion dataset from talking clips, cross-validate, fit, ship.
+
+For every clip: mediapipe landmarks of every frame (:class:`~talkface.face.track.FaceTracker`),
+mapped into the clip's canonical face frame; the speech resampled to 16 kHz; the model's audio
+features (:func:`~talkface.motion.learned.audio_features`). Then:
+
+1. **Leave-speakers-out cross-validation.** Clips are grouped by person (the ``speaker`` column of
+   the data's ``MANIFEST.tsv``: LRS2 clips, whose speakers are unknown, form one group, and so do
+   the GRID clips; other unknown speakers are one group per clip) and the groups are dealt into
+   ``folds`` folds of about equal frame counts. Each fold's clips are predicted by a model fitted
+   on the other folds (PCA basis included) and scored per clip: Pearson r of the predicted vs the
+   real inner-lip aperture and mouth width, and the LMD of the lip points, next to the heuristic
+   motion and loudness on the same clips.
+2. **The shipped model** is fitted on every clip.
+
+Clips whose audio and video are known to be out of sync (:data:`EXCLUDED`) are left out, as in
+``shared/research/motion-feasibility.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from talkface.errors import TalkfaceError
+from talkface.media.atomic import write_text_atomic
+from talkface.media.video import VIDEO_SUFFIXES
+from talkface.motion.learned import (
+    CONFIG,
+    DEFAULT_WEIGHTS,
+    MOTION_POINTS,
+    LearnedMotion,
+    aperture_width,
+    audio_features,
+    canonical_motion,
+    design_matrix,
+)
+from talkface.training.motion_report import METRICS, model_card, report_table
+
+# Audio and video not in sync (notes of shared/data/MANIFEST.tsv): LatentSync's demos are
+# unverified stock footage, Ted Lieu's audio is ~0.36 s late and inconsistent.
+EXCLUDED = ("latentsync_demo1", "latentsync_demo2", "latentsync_demo3", "edtalk_hdtf_ted_lieu_60s")
+
+
+@dataclass
+class MotionClip:
+    """One talking clip, measured.
+
+    Attributes:
+        name: file stem.
+        group: speaker group (folds never split a group).
+        features: ``(n, d)`` float32 audio features per video frame.
+        motion: ``(n, 2 * len(MOTION_POINTS))`` float32 standardised canonical displacement (NaN rows
+            where no face).
+        canonical: ``(n, len(MOTION_POINTS), 2)`` float32 canonical lip/chin points (IOD 1).
+        aperture, width: ``(n,)`` float32 real inner-lip aperture and mouth width / IOD (NaN: no face).
+        loudness: ``(n,)`` float32 log RMS of the speech over each frame.
+        heuristic: ``(n, 2)`` float32 heuristic motion (opening, width) drives.
+        fps: frame rate in frames/s.
+    """
+
+    name: str
+    group: str
+    features: np.ndarray
+    motion: np.ndarray
+    canonical: np.ndarray
+    aperture: np.ndarray
+    width: np.ndarray
+    loudness: np.ndarray
+    heuristic: np.ndarray
+    fps: float
+
+
+def speaker_groups(data_dir: Path) -> dict[str, str]:
+    """Clip stem -> speaker group, from ``MANIFEST.tsv`` next to or above ``data_dir`` (if any)."""
+    for manifest in (data_dir / "MANIFEST.tsv", data_dir.parent / "MANIFEST.tsv"):
+        if manifest.is_file():
+            break
+    else:
+        return {}
+    groups = {}
+    with open(manifest, newline="") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            stem = Path(row.get("local_file", "")).stem
+            speaker = (row.get("speaker") or "").strip()
+            if speaker.startswith("LRS2"):
+                groups[stem] = "LRS2"
+            elif speaker.startswith("GRID"):
+                groups[stem] = "GRID"
+            elif not speaker or "unknown" in speaker.lower():
+                groups[stem] = stem
+            else:
+                groups[stem] = speaker.split("(")[0].strip()
+    return groups
+
+
+def measure_clip(path: Path, group: str) -> MotionClip:
+    """Track, measure and featurise one clip.
+
+    Raises:
+        TalkfaceError: unreadable media, no audio stream, or no face in any frame.
+    """
+    from talkface.evaluation.landmarks import canonical_template, to_canonical
+    from talkface.face.landmarks import mouth_aperture, mouth_width
+    from talkface.face.quiet import native_stderr_silenced
+    from talkface.face.track import FaceTracker
+    from talkface.media.audio import SAMPLE_RATE, load_audio
+    from talkface.media.video import FaceMedia
+    from talkface.motion.heuristic import heuristic_motion
+
+    media = FaceMedia(path)
+    with native_stderr_silenced():
+        tracker = FaceTracker()
+        try:
+            lms = [
+                lm if (lm := tracker(rgb).landmarks) is not None else np.full((478, 2), np.nan, np.float32)
+                for rgb in media.frames()
+            ]
+        finally:
+            tracker.close()
+    lm = np.stack(lms)
+    ok = ~np.isnan(lm).any((1, 2))
+    if not ok.any():
+        raise TalkfaceError("no face found in any frame", path)
+    samples = load_audio(path)
+    n = len(lm)
+    canonical = to_canonical(lm, canonical_template(np.median(lm[ok], 0)))
+    hop = SAMPLE_RATE / media.fps
+    loud = np.array(
+        [
+            np.log(np.sqrt(np.mean(samples[int(k * hop) : int((k + 1) * hop)] ** 2) + 1e-12) + 1e-4)
+            for k in range(n)
+        ]
+    )
+    drive = heuristic_motion(samples, n, media.fps)
+    return MotionClip(
+        name=path.stem,
+        group=group,
+        features=audio_features(samples, n, media.fps),
+        motion=canonical_motion(canonical),
+        canonical=canonical[:, MOTION_POINTS],
+        aperture=mouth_aperture(lm).astype(np.float32),
+        width=mouth_width(lm).astype(np.float32),
+        loudness=np.nan_to_num(loud, nan=np.log(1e-4)).astype(np.float32),
+        heuristic=np.stack([drive.opening, drive.width], 1),
+        fps=media.fps,
+    )
+
+
+def fit(
+    clips: list[MotionClip], alpha: float = CONFIG.ridge_alpha, n_coeffs: int = CONFIG.n_coeffs
+) -> LearnedMotion:
+    """PCA basis and ridge weights from ``clips`` (closed form).
+
+    Returns:
+        :class:`LearnedMotion`.
+    """
+    rows = [c.motion[np.isfinite(c.motion).all(1)] for c in clips]
+    disp = np.concatenate(rows).astype(np.float64)
+    mean = disp.mean(0)
+    _, s, vt = np.linalg.svd(disp - mean, full_matrices=False)
+    comps = vt[:n_coeffs]
+    xtx, xty = 0.0, 0.0
+    for c in clips:
+        ok = np.isfinite(c.motion).all(1)
+        x = design_matrix(c.features)[ok].astype(np.float64)
+        y = (c.motion[ok] - mean) @ comps.T
+        xtx = xtx + x.T @ x
+        xty = xty + x.T @ y
+    weights = np.linalg.solve(xtx + alpha * np.eye(xtx.shape[0]), xty)
+    return LearnedMotion(
+        weights=weights.astype(np.float32),
+        mean=mean.astype(np.float32),
+        components=comps.astype(np.float32),
+        explained=(s[:n_coeffs] ** 2 / (s**2).sum()).astype(np.float32),
+    )
+
+
+def grouped_folds(clips: list[MotionClip], n_folds: int) -> list[list[str]]:
+    """Deal speaker groups into ``n_folds`` folds of about equal frame counts (largest first).
+
+    Returns:
+        For each fold, the groups it holds out.
+
+    Raises:
+        TalkfaceError: fewer groups than folds.
+    """
+    sizes: dict[str, int] = {}
+    for c in clips:
+        sizes[c.group] = sizes.get(c.group, 0) + len(c.aperture)
+    if len(sizes) < n_folds:
+        raise TalkfaceError(f"{len(sizes)} speaker groups cannot make {n_folds} folds")
+    folds: list[list[str]] = [[] for _ in range(n_folds)]
+    load = [0] * n_folds
+    for g in sorted(sizes, key=lambda g: (-sizes[g], g)):
+        k = int(np.argmin(load))
+        folds[k].append(g)
+        load[k] += sizes[g]
+    return folds
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3 or np.std(a[ok]) < 1e-9 or np.std(b[ok]) < 1e-9:
+        return float("nan")
+    return float(np.corrcoef(a[ok], b[ok])[0, 1])
+
+
+def lip_lmd(model: LearnedMotion, coefficients: np.ndarray, clip: MotionClip) -> tuple[float, float]:
+    """LMD (mean lip-point distance, % of IOD) of predicted vs real canonical lips.
+
+    The prediction is placed on the clip's mean shape and given the clip's own motion scale (the
+    per-speaker rescaling the engine does with the face it animates). The reference LMD is that of
+    the mean shape held still.
+
+    Returns:
+        ``(lmd, lmd_still)``.
+    """
+    pts = clip.canonical.reshape(len(clip.canonical), -1)
+    ok = np.isfinite(pts).all(1)
+    mean_shape = pts[ok].mean(0)
+    scale = np.sqrt(np.mean((pts[ok] - mean_shape) ** 2))
+    pred = mean_shape + scale * model.displacement(coefficients)
+    lips = np.array([i for i, p in enumerate(MOTION_POINTS) if p not in _CHIN_SET])
+
+    def dist(x: np.ndarray) -> float:
+        d = (x[ok] - pts[ok]).reshape(ok.sum(), -1, 2)[:, lips]
+        return float(100 * np.linalg.norm(d, axis=2).mean())
+
+    return dist(pred), dist(np.broadcast_to(mean_shape, pts.shape))
+
+
+_CHIN_SET = set(MOTION_POINTS[40:])
+
+
+def cross_validate(clips: list[MotionClip], n_folds: int, alpha: float = CONFIG.ridge_alpha) -> dict:
+    """Leave-speakers-out cross-validation (see the module docstring).
+
+    Returns:
+        ``{"folds": [...], "clips": [...], "models": [LearnedMotion per fold]}``; each clip row has
+        the fold, the learned/heuristic/loudness aperture r, learned/heuristic width r and LMD.
+    """
+    folds = grouped_folds(clips, n_folds)
+    rows, summary, models = [], [], []
+    for k, held in enumerate(folds):
+        test = [c for c in clips if c.group in held]
+        model = fit([c for c in clips if c.group not in held], alpha)
+        models.append(model)
+        for c in test:
+            coeffs = model.coefficients(c.features)
+            ap, wd = aperture_width(model.displacement(coeffs))
+            lmd, lmd_still = lip_lmd(model, coeffs, c)
+            rows.append(
+                {
+                    "clip": c.name,
+                    "group": c.group,
+                    "fold": k,
+                    "frames": len(c.aperture),
+                    "aperture_r": _pearson(ap, c.aperture),
+                    "width_r": _pearson(wd, c.width),
+                    "lmd": lmd,
+                    "heuristic_aperture_r": _pearson(c.heuristic[:, 0], c.aperture),
+                    "heuristic_width_r": _pearson(c.heuristic[:, 1], c.width),
+                    "loudness_aperture_r": _pearson(c.loudness, c.aperture),
+                    "still_lmd": lmd_still,
+                }
+            )
+        fold_rows = [r for r in rows if r["fold"] == k]
+        summary.append(
+            {"fold": k, "groups": held, "clips": len(fold_rows)}
+            | {key: float(np.nanmean([r[key] for r in fold_rows])) for key in METRICS}
+        )
+    return {"folds": summary, "clips": rows, "models": models}
+
+
+def load_clips(data_dir: Path, cache: Path | None = None, log=print) -> list[MotionClip]:
+    """Measure every clip of ``data_dir`` (or its ``video/`` folder), caching each as ``.npz``.
+
+    Raises:
+        TalkfaceError: the folder holds no clips.
+    """
+    folder = data_dir / "video" if (data_dir / "video").is_dir() else data_dir
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+    paths = [p for p in paths if p.stem not in EXCLUDED]
+    if not paths:
+        raise TalkfaceError("no talking clips found", folder)
+    groups = speaker_groups(folder.parent if folder.name == "video" else folder)
+    clips = []
+    for i, path in enumerate(paths):
+        cached = cache / f"{path.stem}.npz" if cache else None
+        group = groups.get(path.stem, path.stem)
+        if cached is not None and cached.is_file():
+            with np.load(cached) as f:
+                clip = MotionClip(
+                    **{k: f[k] for k in f.files if k not in ("name", "group", "fps")},
+                    name=path.stem,
+                    group=group,
+                    fps=float(f["fps"]),
+                )
+        else:
+            try:
+                clip = measure_clip(path, group)
+            except TalkfaceError as exc:
+                log(f"skipped {exc}")
+                continue
+            if cached is not None:
+                cache.mkdir(parents=True, exist_ok=True)
+                np.savez(cached, **{k: v for k, v in vars(clip).items() if k not in ("name", "group")})
+        log(f"[{i + 1}/{len(paths)}] {path.name}: {len(clip.aperture)} frames, group {group}")
+        clips.append(clip)
+    return clips
+
+
+def train_motion(
+    data_dir: Path,
+    out: Path = DEFAULT_WEIGHTS,
+    folds: int = 5,
+    cache: Path | None = None,
+    folds_dir: Path | None = None,
+    log=print,
+) -> dict:
+    """Cross-validate, then fit on every clip and write ``out`` (``.npz``) and its model card (``.md``).
+
+    Args:
+        data_dir: folder of talking clips (or a folder with ``video/`` and ``MANIFEST.tsv``).
+        out: where the model goes; the card is written next to it with suffix ``.md``.
+        folds: number of leave-speakers-out folds (>= 2).
+        cache: folder for per-clip measurements (tracking is the slow part).
+        folds_dir: also write each fold's model and ``folds.json`` (clip -> fold) here, for
+            held-out benchmarks.
+
+    Returns:
+        The cross-validation result (see :func:`cross_validate`) plus ``"seconds"``.
+
+    Raises:
+        TalkfaceError: no clips, too few speaker groups, or fewer than 2 folds.
+    """
+    if folds < 2:
+        raise TalkfaceError("cross-validation needs at least 2 folds")
+    t0 = time.perf_counter()
+    clips = load_clips(data_dir, cache, log)
+    cv = cross_validate(clips, folds)
+    log(report_table(cv))
+    model = fit(clips)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out)
+    if folds_dir is not None:
+        folds_dir.mkdir(parents=True, exist_ok=True)
+        for k, m in enumerate(cv["models"]):
+            m.save(folds_dir / f"fold{k}.npz")
+        mapping = {r["clip"]: r["fold"] for r in cv["clips"]}
+        write_text_atomic(folds_dir / "folds.json", json.dumps(mapping, indent=1))
+    cv["seconds"] = time.perf_counter() - t0
+    write_text_atomic(out.with_suffix(".md"), model_card(model, clips, cv))
+    write_text_atomic(
+        out.with_suffix(".cv.json"), json.dumps({k: v for k, v in cv.items() if k != "models"}, indent=1)
+    )
+    return cv
