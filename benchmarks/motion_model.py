@@ -150,9 +150,11 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--skip-cv", action="store_true", help="only the inference timing")
+    p.add_argument("--skip-timing", action="store_true", help="only the ingredients")
     args = p.parse_args()
     print(f"$ {' '.join([Path(sys.executable).name, *sys.argv])}")
-    inference(args.data, args.seconds, args.repeat)
+    if not args.skip_timing:
+        inference(args.data, args.seconds, args.repeat)
     if not args.skip_cv:
         ingredients(args.data, args.cache)
 

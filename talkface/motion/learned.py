@@ -6,10 +6,14 @@ does not move, interocular distance 1, eyes level; :func:`canonical_motion`). Th
 is subtracted and the displacements are divided by the clip's own RMS displacement, so that every
 speaker's motion has the same overall scale (per-speaker standardisation: how far a person opens
 their mouth is not predictable from their voice). A PCA of these 94-d vectors over the training
-clips keeps :attr:`MotionConfig.n_coeffs` coefficients (96 % of the variance). On the shipped model the first
-coefficients are, by their loadings: (1) lower lip and chin down, the mouth opening; (2) the whole
-mouth up/down with the jaw (mostly head-pose residue); (3) opening with spreading; (4) width
-against opening (spread vs rounded) ... ``talkface/weights/motion.md`` lists them.
+clips keeps :attr:`MotionConfig.n_coeffs` coefficients (96 % of the variance). On the shipped
+model (its card, ``talkface/weights/motion.md``, tabulates each coefficient's effect):
+
+1. (42 %) the jaw: lower lip and chin up together, closing the mouth (its negative opens it);
+2. (20 %) upper lip down with the corners drawn in: the mouth narrows and closes from above;
+3. (18 %) spread opening: upper lip up, corners out, wider and more open;
+4. (8 %) rounding: corners in (width -0.35) while the lips part, as in "oo" / "o";
+5. (5 %) chin down with the lips kept together; 6-8 (4 % together) small corrections.
 
 **Model.** For each video frame the input is 4 mel sub-frames (the Wav2Lip-compatible mel
 spectrogram of :mod:`talkface.speech.mel`, 80 bands, z-scored per utterance and band) over +-2
@@ -17,8 +21,10 @@ frames, and the fractions of each recognised phone (:mod:`talkface.speech.phones
 frames. One linear layer over that window (a temporal convolution, 1,881 x 8 weights) maps it to
 the coefficients; it is fitted in closed form by ridge regression, whose penalty is the
 regulariser. Outputs are smoothed over time (sigma 1 frame). Trained bigger nets do no better on
-the available minutes of data (``shared/research/motion-feasibility.md``; a 3-layer CNN with
-dropout and noise: aperture r 0.459 but width r 0.338 in the same cross-validation).
+the available minutes of data (``shared/research/motion-feasibility.md``). In the same
+cross-validation a 3-layer dilated CNN on the same inputs (dropout 0.3, input noise, 600 steps)
+reached aperture r 0.428 / width r 0.338, and its average with the ridge 0.458 / 0.394, against
+the ridge's 0.453 / 0.416.
 
 **Use.** :meth:`LearnedMotion.motion` turns the coefficients back into canonical landmark
 displacements, reads off inner-lip aperture and mouth width, z-scores them over the voiced

@@ -6,7 +6,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from talkface.motion.learned import CONFIG, LearnedMotion, aperture_width
+from talkface.face.landmarks import (
+    CHIN,
+    LOWER_INNER,
+    LOWER_OUTER,
+    MOUTH_LEFT,
+    MOUTH_RIGHT,
+    UPPER_INNER,
+    UPPER_OUTER,
+)
+from talkface.motion.learned import CONFIG, MOTION_POINTS, LearnedMotion, aperture_width
 
 if TYPE_CHECKING:
     from talkface.training.motion import MotionClip
@@ -39,12 +48,28 @@ def report_table(cv: dict) -> str:
 
 
 def describe_components(model: LearnedMotion) -> list[str]:
-    """One line per PCA coefficient: variance share and its aperture / width loading."""
+    """One table row per PCA coefficient: variance share, and what a +1 step does to the mouth.
+
+    Columns: the change of inner-lip aperture and mouth width, the mean vertical move of the upper
+    lip, lower lip and chin points (image y, down > 0) and the mean horizontal move of the mouth
+    corners outwards (canonical units, IOD 1, per unit coefficient; the coefficients themselves are
+    in units of the speaker's RMS motion).
+    """
     ap, wd = aperture_width(model.components)
-    return [
-        f"| {k + 1} | {100 * model.explained[k]:.1f} % | {ap[k]:+.2f} | {wd[k]:+.2f} |"
-        for k in range(len(model.components))
-    ]
+    v = model.components.reshape(len(model.components), -1, 2)
+    rows = {p: i for i, p in enumerate(MOTION_POINTS)}
+    upper = [rows[p] for p in set(UPPER_OUTER + UPPER_INNER) - {MOUTH_LEFT, MOUTH_RIGHT}]
+    lower = [rows[p] for p in set(LOWER_OUTER + LOWER_INNER) - {MOUTH_LEFT, MOUTH_RIGHT}]
+    chin = [rows[p] for p in CHIN]
+    out = []
+    for k in range(len(v)):
+        spread = (v[k, rows[MOUTH_LEFT], 0] - v[k, rows[MOUTH_RIGHT], 0]) / 2
+        out.append(
+            f"| {k + 1} | {100 * model.explained[k]:.1f} % | {ap[k]:+.2f} | {wd[k]:+.2f} | "
+            f"{v[k, upper, 1].mean():+.2f} | {v[k, lower, 1].mean():+.2f} | {v[k, chin, 1].mean():+.2f} | "
+            f"{spread:+.2f} |"
+        )
+    return out
 
 
 def model_card(model: LearnedMotion, clips: list[MotionClip], cv: dict) -> str:
@@ -74,11 +99,13 @@ def model_card(model: LearnedMotion, clips: list[MotionClip], cv: dict) -> str:
             f"- Size: {model.weights.size + model.mean.size + model.components.size} float32 numbers.",
             "",
             "## Coefficients",
-            "Share of the training variance and the change of inner-lip aperture / mouth width (canonical",
-            "units per unit coefficient) each one encodes:",
+            "Share of the training variance and what a +1 step of each coefficient does (canonical units,",
+            "IOD 1; image y points down): change of inner-lip aperture and mouth width, mean vertical move",
+            "of the upper-lip, lower-lip and chin points, and the outward move of the mouth corners.",
             "",
-            "| coefficient | variance | aperture | width |",
-            "|---|---|---|---|",
+            "| coefficient | variance | aperture | width | upper lip y | lower lip y | chin y "
+            "| corners out |",
+            "|---|---|---|---|---|---|---|---|",
             *describe_components(model),
             "",
             "## Leave-speakers-out cross-validation",
