@@ -45,10 +45,12 @@ def test_heuristic_opening_correlates_with_real_aperture() -> None:
 def test_phone_recogniser_labels_grid_speech() -> None:
     # GRID sentences: "<command> <colour> <preposition> <letter> <digit> <adverb>" between silences.
     # pocketsphinx hears this one as SIL DH EY UW L AY G AY EH S IH DH EY EH AH G EH N SIL.
-    from talkface.speech.phones import PHONES, phone_fractions
+    from talkface.speech.phones import PHONES, phone_fractions, phone_labels, start_phone_labels
 
     samples = load_audio(data_file("video/grid_lwbsza.mpg"))
-    frac = phone_fractions(samples, 75, 25.0)
+    labels = start_phone_labels(samples)()  # in the helper process
+    assert np.array_equal(labels, phone_labels(samples))
+    frac = phone_fractions(samples, 75, 25.0, labels)
     assert frac.shape == (75, len(PHONES))
     assert np.allclose(frac.sum(1), 1.0)
     spoken = frac[:, 1:].sum(1) > 0.5

@@ -44,7 +44,7 @@ from talkface.face.landmarks import CHIN, LIPS, LOWER_LIP_INNER, MOUTH_LEFT, MOU
 from talkface.motion import smooth_curve
 from talkface.motion.heuristic import LEAD_FRAMES, ROUNDING_Z, SILENCE_Z, MouthMotion
 from talkface.speech.mel import MEL_FRAMES_PER_SECOND, melspectrogram
-from talkface.speech.phones import phone_fractions
+from talkface.speech.phones import phone_fractions, start_phone_labels
 from talkface.speech.vad import speech_mask
 
 MOTION_POINTS = LIPS + CHIN  # mesh points whose motion the coefficients describe
@@ -231,8 +231,11 @@ class LearnedMotion:
             :class:`MouthMotion`: opening and width z-scored over the voiced frames, the mouth
             closed (opening :data:`SILENCE_Z`) in VAD silence, rounding where the width drops.
         """
-        ap, wd = aperture_width(self.displacement(self.coefficients(audio_features(samples, n_frames, fps))))
+        phones = start_phone_labels(samples)  # in a helper process, beside the mel and the VAD
+        mel = mel_per_frame(samples, n_frames, fps)
         speech = speech_mask(samples, n_frames, fps)
+        features = np.concatenate([mel, phone_fractions(samples, n_frames, fps, phones())], axis=1)
+        ap, wd = aperture_width(self.displacement(self.coefficients(features)))
         # The mouth closes before the sound stops and opens before it starts: silence counts from
         # LEAD_FRAMES later, as in the heuristic motion.
         ahead = np.concatenate([speech[LEAD_FRAMES:], np.repeat(speech[-1:], LEAD_FRAMES)])[:n_frames]

@@ -14,6 +14,10 @@ and score no better.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
@@ -56,7 +60,7 @@ def phone_labels(samples: np.ndarray) -> np.ndarray:
         ``(n // 160 + 1,)`` int64 indices into :data:`PHONES` (0, silence, where nothing was
         recognised).
     """
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16).tobytes()
+    pcm = _pcm16(samples)
     decoder = _decoder()
     decoder.start_utt()
     decoder.process_raw(pcm, full_utt=True)
@@ -70,19 +74,67 @@ def phone_labels(samples: np.ndarray) -> np.ndarray:
     return labels
 
 
-def phone_fractions(samples: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
+def _pcm16(samples: np.ndarray) -> bytes:
+    return (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16).tobytes()
+
+
+def start_phone_labels(samples: np.ndarray) -> Callable[[], np.ndarray]:
+    """Start :func:`phone_labels` in a helper process; call the returned function for the result.
+
+    pocketsphinx holds Python's GIL while it decodes (0.6 s for 20 s of speech), which would stall
+    the decoding and tracking threads of a ``sync`` run; a process runs beside them instead. If
+    the helper fails for any reason the labels are computed in this process.
+
+    Args:
+        samples: ``(n,)`` float32 waveform at 16 kHz.
+
+    Returns:
+        A function that waits for and returns the ``(n // 160 + 1,)`` int64 labels.
+    """
+    out: dict = {}
+
+    def run() -> None:
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "talkface.speech.phones"],
+                input=_pcm16(samples),
+                capture_output=True,
+                timeout=600,
+                check=True,
+            )
+            labels = np.frombuffer(proc.stdout, np.int8).astype(np.int64)
+            if len(labels) == len(samples) * PHONE_FRAMES_PER_SECOND // SAMPLE_RATE + 1:
+                out["labels"] = labels
+        except (OSError, subprocess.SubprocessError):
+            pass
+
+    thread = threading.Thread(target=run, name="talkface-phones", daemon=True)
+    thread.start()
+
+    def result() -> np.ndarray:
+        thread.join()
+        return out["labels"] if "labels" in out else phone_labels(samples)
+
+    return result
+
+
+def phone_fractions(
+    samples: np.ndarray, n_frames: int, fps: float, labels: np.ndarray | None = None
+) -> np.ndarray:
     """For each video frame, the fraction of its span that each phone occupies.
 
     Args:
         samples: ``(n,)`` float32 waveform at 16 kHz.
         n_frames: number of video frames.
         fps: video frame rate in frames/s.
+        labels: the :func:`phone_labels` of ``samples`` if already computed.
 
     Returns:
         ``(n_frames, len(PHONES))`` float32; each row sums to 1 (frames past the end of the
         speech are silence).
     """
-    labels = phone_labels(samples)
+    if labels is None:
+        labels = phone_labels(samples)
     edges = np.round(np.arange(n_frames + 1) / fps * PHONE_FRAMES_PER_SECOND).astype(int)
     out = np.zeros((n_frames, len(PHONES)), np.float32)
     for k in range(n_frames):
@@ -92,3 +144,13 @@ def phone_fractions(samples: np.ndarray, n_frames: int, fps: float) -> np.ndarra
         else:
             out[k, 0] = 1.0
     return out
+
+
+def _main() -> None:
+    """Helper process: 16 kHz int16 PCM on stdin -> int8 phone labels on stdout."""
+    pcm = np.frombuffer(sys.stdin.buffer.read(), np.int16)
+    sys.stdout.buffer.write(phone_labels(pcm.astype(np.float32) / 32767).astype(np.int8).tobytes())
+
+
+if __name__ == "__main__":
+    _main()
