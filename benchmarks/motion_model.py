@@ -77,8 +77,8 @@ def cv_score(
         for c in clips:
             if c.group in held:
                 ap, wd = aperture_width(model.displacement(model.coefficients(view(c).features)))
-                ra.append(tm._pearson(ap, c.aperture))
-                rw.append(tm._pearson(wd, c.width))
+                ra.append(tm.pearson_r(ap, c.aperture))
+                rw.append(tm.pearson_r(wd, c.width))
     return float(np.nanmean(ra)), float(np.nanmean(rw))
 
 

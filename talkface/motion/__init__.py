@@ -20,3 +20,18 @@ def smooth_curve(x: np.ndarray, sigma: float) -> np.ndarray:
     """
     row = np.asarray(x, np.float64).reshape(1, -1)
     return cv2.GaussianBlur(row, (0, 0), sigmaX=sigma, sigmaY=0, borderType=cv2.BORDER_REFLECT)[0]
+
+
+def zscore(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Standardise ``x`` by the mean and standard deviation of its entries where ``mask`` is true
+    (all entries if fewer than 3 are), e.g. a per-frame curve over the voiced frames.
+
+    Args:
+        x: ``(n,)`` float curve.
+        mask: ``(n,)`` bool.
+
+    Returns:
+        ``(n,)`` float, same dtype as the arithmetic of ``x``.
+    """
+    ref = x[mask] if mask.sum() >= 3 else x
+    return (x - ref.mean()) / (ref.std() + 1e-6)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from talkface.media.audio import SAMPLE_RATE
-from talkface.motion import smooth_curve
+from talkface.motion import smooth_curve, zscore
 from talkface.speech.mel import MEL_FRAMES_PER_SECOND, N_FFT, stft_magnitude
 from talkface.speech.vad import speech_mask
 
@@ -65,11 +65,6 @@ def _frame_mean(x: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def _zscore(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    ref = x[mask] if mask.sum() >= 3 else x
-    return (x - ref.mean()) / (ref.std() + 1e-6)
-
-
 def heuristic_motion(samples: np.ndarray, n_frames: int, fps: float) -> MouthMotion:
     """Mouth drive for ``n_frames`` video frames at ``fps`` from 16 kHz speech.
 
@@ -96,9 +91,9 @@ def heuristic_motion(samples: np.ndarray, n_frames: int, fps: float) -> MouthMot
     f2_centroid = _frame_mean((b2 * f2[:, None]).sum(0) / (b2.sum(0) + 1e-9), n_frames, fps)
     speech = speech_mask(samples, n_frames, fps)
 
-    opening = _zscore(energy, speech) + F1_WEIGHT * _zscore(f1_centroid, speech)
-    opening = _zscore(opening, speech)
-    width = _zscore(f2_centroid, speech)
+    opening = zscore(energy, speech) + F1_WEIGHT * zscore(f1_centroid, speech)
+    opening = zscore(opening, speech)
+    width = zscore(f2_centroid, speech)
     opening = np.where(speech, opening, SILENCE_Z)
     width = np.where(speech, width, 0.0)
     opening = np.concatenate([opening[LEAD_FRAMES:], np.full(LEAD_FRAMES, SILENCE_Z)])[:n_frames]

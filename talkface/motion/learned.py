@@ -41,7 +41,7 @@ import numpy as np
 
 from talkface.errors import TalkfaceError
 from talkface.face.landmarks import CHIN, LIPS, LOWER_LIP_INNER, MOUTH_LEFT, MOUTH_RIGHT, UPPER_LIP_INNER
-from talkface.motion import smooth_curve
+from talkface.motion import smooth_curve, zscore
 from talkface.motion.heuristic import LEAD_FRAMES, ROUNDING_Z, SILENCE_Z, MouthMotion
 from talkface.speech.mel import MEL_FRAMES_PER_SECOND, melspectrogram
 from talkface.speech.phones import phone_fractions, start_phone_labels
@@ -160,11 +160,6 @@ def aperture_width(displacement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ap, wd
 
 
-def _zscore(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    ref = x[mask] if mask.sum() >= 3 else x
-    return (x - ref.mean()) / (ref.std() + 1e-6)
-
-
 @dataclass
 class LearnedMotion:
     """The learned speech -> mouth-motion model.
@@ -240,8 +235,8 @@ class LearnedMotion:
         # LEAD_FRAMES later, as in the heuristic motion.
         ahead = np.concatenate([speech[LEAD_FRAMES:], np.repeat(speech[-1:], LEAD_FRAMES)])[:n_frames]
         closed = ~speech & ~ahead
-        opening = np.where(closed, SILENCE_Z, _zscore(ap, speech))
-        width = np.where(closed, 0.0, _zscore(wd, speech))
+        opening = np.where(closed, SILENCE_Z, zscore(ap, speech))
+        width = np.where(closed, 0.0, zscore(wd, speech))
         opening = smooth_curve(opening, CONFIG.output_sigma).astype(np.float32)
         width = smooth_curve(width, CONFIG.output_sigma).astype(np.float32)
         return MouthMotion(

@@ -204,7 +204,8 @@ def grouped_folds(clips: list[MotionClip], n_folds: int) -> list[list[str]]:
     return folds
 
 
-def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+def pearson_r(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson r over the entries where both are finite; NaN if fewer than 3 or one is constant."""
     ok = np.isfinite(a) & np.isfinite(b)
     if ok.sum() < 3 or np.std(a[ok]) < 1e-9 or np.std(b[ok]) < 1e-9:
         return float("nan")
@@ -261,12 +262,12 @@ def cross_validate(clips: list[MotionClip], n_folds: int, alpha: float = CONFIG.
                     "group": c.group,
                     "fold": k,
                     "frames": len(c.aperture),
-                    "aperture_r": _pearson(ap, c.aperture),
-                    "width_r": _pearson(wd, c.width),
+                    "aperture_r": pearson_r(ap, c.aperture),
+                    "width_r": pearson_r(wd, c.width),
                     "lmd": lmd,
-                    "heuristic_aperture_r": _pearson(c.heuristic[:, 0], c.aperture),
-                    "heuristic_width_r": _pearson(c.heuristic[:, 1], c.width),
-                    "loudness_aperture_r": _pearson(c.loudness, c.aperture),
+                    "heuristic_aperture_r": pearson_r(c.heuristic[:, 0], c.aperture),
+                    "heuristic_width_r": pearson_r(c.heuristic[:, 1], c.width),
+                    "loudness_aperture_r": pearson_r(c.loudness, c.aperture),
                     "still_lmd": lmd_still,
                 }
             )
