@@ -24,46 +24,13 @@ import numpy as np
 
 from talkface.media.audio import load_audio
 from talkface.motion.heuristic import heuristic_motion
-from talkface.motion.learned import CONFIG, LearnedMotion, aperture_width, audio_features
+from talkface.motion.learned import CONFIG, LearnedMotion, aperture_width
 from talkface.speech.phones import phone_fractions
 from talkface.training import motion as tm
 
 REPO = Path(__file__).resolve().parents[1]
 SPEECH = "audio/en_musetalk_eng.wav"
 N_MEL = CONFIG.mel_subframes * 80
-
-
-def _speed(x: np.ndarray, factor: float) -> np.ndarray:
-    """Play ``x`` ``factor`` times faster (pitch and tempo together), linear interpolation."""
-    t = np.arange(int(len(x) / factor)) * factor
-    return np.interp(t, np.arange(len(x)), x).astype(np.float32)
-
-
-def _stretch(y: np.ndarray, n: int) -> np.ndarray:
-    t = np.linspace(0, len(y) - 1, n)
-    flat = y.reshape(len(y), -1)
-    return np.stack([np.interp(t, np.arange(len(y)), flat[:, j]) for j in range(flat.shape[1])], 1).astype(
-        np.float32
-    )
-
-
-def augmented(clip: tm.MotionClip, path: Path, rng: np.random.Generator) -> list[tm.MotionClip]:
-    """Copies of ``clip`` with the speech 8 % slower / faster and with noise at 10 / 20 dB SNR."""
-    x = load_audio(path)
-    n = len(clip.aperture)
-    out = []
-    for factor in (0.92, 1.08):
-        m = int(round(n / factor))
-        out.append(
-            dataclasses.replace(
-                clip, features=audio_features(_speed(x, factor), m, clip.fps), motion=_stretch(clip.motion, m)
-            )
-        )
-    power = float(np.mean(x**2))
-    for snr in (10.0, 20.0):
-        noisy = x + rng.standard_normal(len(x)).astype(np.float32) * np.sqrt(power / 10 ** (snr / 10))
-        out.append(dataclasses.replace(clip, features=audio_features(noisy, n, clip.fps)))
-    return out
 
 
 def cv_score(
@@ -100,8 +67,7 @@ def ingredients(data: Path, cache: Path) -> None:
         pts = c.canonical.reshape(len(c.canonical), -1)
         return dataclasses.replace(c, motion=(pts - np.nanmean(pts, 0)).astype(np.float32))
 
-    rng = np.random.default_rng(0)
-    copies = {c.name: augmented(c, paths[c.name], rng) for c in clips}
+    copies = {c.name: tm.augmented(c, load_audio(paths[c.name]), seed=i) for i, c in enumerate(clips)}
     rows = [
         ("mel only", cv_score(clips, view=only_mel)),
         ("phones only", cv_score(clips, view=only_phones)),

@@ -20,6 +20,7 @@ Clips whose audio and video are known to be out of sync (:data:`EXCLUDED`) are l
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -152,6 +153,48 @@ def measure_clip(path: Path, group: str) -> MotionClip:
     )
 
 
+AUGMENT_SPEEDS = (0.92, 1.08)  # speech played this many times faster: pitch and tempo together
+AUGMENT_SNR_DB = (10.0, 20.0)  # white noise added at these signal-to-noise ratios
+
+
+def _speed(x: np.ndarray, factor: float) -> np.ndarray:
+    """Play ``x`` ``factor`` times faster (pitch and tempo together), linear interpolation."""
+    t = np.arange(int(len(x) / factor)) * factor
+    return np.interp(t, np.arange(len(x)), x).astype(np.float32)
+
+
+def _stretch(y: np.ndarray, n: int) -> np.ndarray:
+    """Resample the rows of ``y`` (frames, ...) to ``n`` frames, linearly."""
+    t = np.linspace(0, len(y) - 1, n)
+    flat = y.reshape(len(y), -1)
+    cols = [np.interp(t, np.arange(len(y)), flat[:, j]) for j in range(flat.shape[1])]
+    return np.stack(cols, 1).reshape((n, *y.shape[1:])).astype(np.float32)
+
+
+def augmented(clip: MotionClip, samples: np.ndarray, seed: int = 0) -> list[MotionClip]:
+    """Training copies of ``clip``: speech :data:`AUGMENT_SPEEDS` times faster (targets stretched to
+    match) and with white noise at :data:`AUGMENT_SNR_DB`. Gain needs no copy: the features are
+    z-scored per utterance.
+
+    Args:
+        clip: a measured clip.
+        samples: its ``(n,)`` float32 speech at 16 kHz.
+        seed: noise seed.
+    """
+    rng = np.random.default_rng(seed)
+    n = len(clip.aperture)
+    out = []
+    for factor in AUGMENT_SPEEDS:
+        m = int(round(n / factor))
+        features = audio_features(_speed(samples, factor), m, clip.fps)
+        out.append(dataclasses.replace(clip, features=features, motion=_stretch(clip.motion, m)))
+    power = float(np.mean(samples**2))
+    for snr in AUGMENT_SNR_DB:
+        noise = rng.standard_normal(len(samples)).astype(np.float32) * np.sqrt(power / 10 ** (snr / 10))
+        out.append(dataclasses.replace(clip, features=audio_features(samples + noise, n, clip.fps)))
+    return out
+
+
 def fit(
     clips: list[MotionClip], alpha: float = CONFIG.ridge_alpha, n_coeffs: int = CONFIG.n_coeffs
 ) -> LearnedMotion:
@@ -239,8 +282,15 @@ def lip_lmd(model: LearnedMotion, coefficients: np.ndarray, clip: MotionClip) ->
 _CHIN_SET = set(MOTION_POINTS[40:])
 
 
-def cross_validate(clips: list[MotionClip], n_folds: int, alpha: float = CONFIG.ridge_alpha) -> dict:
+def cross_validate(
+    clips: list[MotionClip],
+    n_folds: int,
+    alpha: float = CONFIG.ridge_alpha,
+    copies: dict[str, list[MotionClip]] | None = None,
+) -> dict:
     """Leave-speakers-out cross-validation (see the module docstring).
+
+    ``copies`` (clip name -> augmented copies) are added to the training clips of each fold.
 
     Returns:
         ``{"folds": [...], "clips": [...], "models": [LearnedMotion per fold]}``; each clip row has
@@ -250,7 +300,8 @@ def cross_validate(clips: list[MotionClip], n_folds: int, alpha: float = CONFIG.
     rows, summary, models = [], [], []
     for k, held in enumerate(folds):
         test = [c for c in clips if c.group in held]
-        model = fit([c for c in clips if c.group not in held], alpha)
+        train = [c for c in clips if c.group not in held]
+        model = fit(train + [a for c in train for a in (copies or {}).get(c.name, [])], alpha)
         models.append(model)
         for c in test:
             coeffs = model.coefficients(c.features)
@@ -279,17 +330,30 @@ def cross_validate(clips: list[MotionClip], n_folds: int, alpha: float = CONFIG.
     return {"folds": summary, "clips": rows, "models": models}
 
 
+def clip_paths(data_dir: Path) -> list[Path]:
+    """The talking clips of ``data_dir`` (or of its ``video/`` folder), minus :data:`EXCLUDED`.
+
+    Raises:
+        TalkfaceError: the folder holds no clips.
+    """
+    folder = data_dir / "video" if (data_dir / "video").is_dir() else data_dir
+    if not folder.is_dir():
+        raise TalkfaceError("not a folder", folder)
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+    paths = [p for p in paths if p.stem not in EXCLUDED]
+    if not paths:
+        raise TalkfaceError("no talking clips found", folder)
+    return paths
+
+
 def load_clips(data_dir: Path, cache: Path | None = None, log=print) -> list[MotionClip]:
     """Measure every clip of ``data_dir`` (or its ``video/`` folder), caching each as ``.npz``.
 
     Raises:
         TalkfaceError: the folder holds no clips.
     """
-    folder = data_dir / "video" if (data_dir / "video").is_dir() else data_dir
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
-    paths = [p for p in paths if p.stem not in EXCLUDED]
-    if not paths:
-        raise TalkfaceError("no talking clips found", folder)
+    paths = clip_paths(data_dir)
+    folder = paths[0].parent
     groups = speaker_groups(folder.parent if folder.name == "video" else folder)
     clips = []
     for i, path in enumerate(paths):
@@ -323,6 +387,7 @@ def train_motion(
     folds: int = 5,
     cache: Path | None = None,
     folds_dir: Path | None = None,
+    augment: bool = False,
     log=print,
 ) -> dict:
     """Cross-validate, then fit on every clip and write ``out`` (``.npz``) and its model card (``.md``).
@@ -334,6 +399,8 @@ def train_motion(
         cache: folder for per-clip measurements (tracking is the slow part).
         folds_dir: also write each fold's model and ``folds.json`` (clip -> fold) here, for
             held-out benchmarks.
+        augment: add :func:`augmented` copies of every training clip (the ridge penalty grows
+            with the data, x5). Off by default: it did not help on the shared clips.
 
     Returns:
         The cross-validation result (see :func:`cross_validate`) plus ``"seconds"``.
@@ -345,9 +412,16 @@ def train_motion(
         raise TalkfaceError("cross-validation needs at least 2 folds")
     t0 = time.perf_counter()
     clips = load_clips(data_dir, cache, log)
-    cv = cross_validate(clips, folds)
+    alpha, copies = CONFIG.ridge_alpha, None
+    if augment:
+        from talkface.media.audio import load_audio
+
+        paths = {p.stem: p for p in clip_paths(data_dir)}
+        copies = {c.name: augmented(c, load_audio(paths[c.name]), seed=i) for i, c in enumerate(clips)}
+        alpha *= 1 + len(AUGMENT_SPEEDS) + len(AUGMENT_SNR_DB)
+    cv = cross_validate(clips, folds, alpha, copies)
     log(report_table(cv))
-    model = fit(clips)
+    model = fit(clips + [a for c in clips for a in (copies or {}).get(c.name, [])], alpha)
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
     if folds_dir is not None:
