@@ -93,7 +93,7 @@ def test_train_motion_cross_validates_and_writes_model_and_card(tmp_path) -> Non
     for name in names:
         (clips / name).symlink_to(data_file(f"video/{name}"))
     out = tmp_path / "m" / "motion.npz"
-    cv = train_motion(clips, out, folds=2, folds_dir=tmp_path / "folds", log=lambda _: None)
+    cv = train_motion(clips, out, folds=2, folds_dir=tmp_path / "folds", augment=True, log=lambda _: None)
     assert {r["fold"] for r in cv["clips"]} == {0, 1}
     # No manifest here: every clip is its own speaker group, and the folds hold disjoint clips.
     assert len({r["clip"] for r in cv["clips"]}) == 4
