@@ -130,3 +130,27 @@ def test_unwritable_output(tmp_path, face, speech) -> None:
         assert_clean_failure(proc, out, "cannot write output")
     finally:
         ro.chmod(0o700)
+
+
+def test_bad_motion_model(tmp_path, face, speech) -> None:
+    out = tmp_path / "o.mp4"
+    common = ("sync", "--face", str(face), "--audio", str(speech), "-o", str(out))
+    missing = tmp_path / "nope.npz"
+    assert_clean_failure(
+        run(*common, "--motion-model", str(missing)),
+        out,
+        "nope.npz: motion model not found",
+    )
+    garbage = tmp_path / "bad.npz"
+    garbage.write_text("not a model")
+    assert_clean_failure(
+        run(*common, "--motion-model", str(garbage)),
+        out,
+        "bad.npz: not a talkface motion model",
+    )
+
+
+def test_train_motion_on_a_folder_without_clips(tmp_path) -> None:
+    proc = run("train", "motion", str(tmp_path), "--out", str(tmp_path / "m.npz"))
+    assert proc.returncode == 1 and "no talking clips found" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "m.npz").exists()

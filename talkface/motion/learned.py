@@ -183,6 +183,8 @@ class LearnedMotion:
         Raises:
             TalkfaceError: the file is missing or not a motion model.
         """
+        if not Path(path).is_file():
+            raise TalkfaceError("motion model not found", Path(path))
         try:
             with np.load(path) as f:
                 return cls(f["weights"], f["mean"], f["components"], f["explained"])
