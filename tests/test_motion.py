@@ -101,3 +101,16 @@ def test_train_motion_cross_validates_and_writes_model_and_card(tmp_path) -> Non
     assert model.components.shape[0] == 8 and np.isfinite(model.weights).all()
     assert "Leave-speakers-out" in out.with_suffix(".md").read_text()
     assert (tmp_path / "folds" / "fold1.npz").is_file()
+
+
+def test_learned_coefficients_equal_the_design_matrix_product() -> None:
+    # coefficients() applies the context window block by block instead of building the matrix.
+    from talkface.motion import smooth_curve
+    from talkface.motion.learned import CONFIG, LearnedMotion, audio_features, design_matrix
+
+    model = LearnedMotion.load()
+    features = audio_features(load_audio(data_file("video/grid_sbia1a.mpg")), 75, 25.0)
+    for n in (75, 4, 1):
+        product = design_matrix(features[:n]) @ model.weights
+        expected = np.stack([smooth_curve(product[:, k], CONFIG.output_sigma) for k in range(8)], 1)
+        assert np.allclose(model.coefficients(features[:n]), expected, atol=1e-5)
