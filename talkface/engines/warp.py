@@ -43,7 +43,6 @@ class WarpEngine:
     ) -> None:
         self.renderer = WarpRenderer(pads=pads)
         self.rest_width: float | None = None
-        self.motion = motion
         self.motion_model = (
             LearnedMotion.load(motion_model or DEFAULT_WEIGHTS) if motion == "learned" else None
         )

@@ -92,14 +92,23 @@ def mel_per_frame(samples: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
     return m.reshape(n_frames, -1).astype(np.float32)
 
 
-def audio_features(samples: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
+def audio_features(
+    samples: np.ndarray, n_frames: int, fps: float, phone_labels: np.ndarray | None = None
+) -> np.ndarray:
     """Per-frame model input: mel sub-frames and phone fractions.
+
+    Args:
+        samples: ``(n,)`` float32 waveform at 16 kHz.
+        n_frames: number of video frames.
+        fps: video frame rate in frames/s.
+        phone_labels: :func:`~talkface.speech.phones.phone_labels` of ``samples`` if already
+            computed (else they are computed here).
 
     Returns:
         ``(n_frames, CONFIG.mel_subframes * 80 + len(PHONES))`` float32.
     """
     return np.concatenate(
-        [mel_per_frame(samples, n_frames, fps), phone_fractions(samples, n_frames, fps)], axis=1
+        [mel_per_frame(samples, n_frames, fps), phone_fractions(samples, n_frames, fps, phone_labels)], axis=1
     )
 
 
@@ -110,23 +119,24 @@ def _context(x: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate([xp[k : k + len(x)] for k in range(2 * n + 1)], axis=1)
 
 
+def _blocks(features: np.ndarray) -> list[tuple[np.ndarray, int, float]]:
+    """The feature blocks of :func:`audio_features` as ``(block, context frames, scale)``, in the
+    column order of :func:`design_matrix` (the bias column follows them)."""
+    n_mel = CONFIG.mel_subframes * 80
+    return [
+        (features[:, :n_mel], CONFIG.mel_context, 1.0),
+        (features[:, n_mel:], CONFIG.phone_context, CONFIG.phone_scale),
+    ]
+
+
 def design_matrix(features: np.ndarray) -> np.ndarray:
     """Ridge inputs from :func:`audio_features`: context windows and a bias column.
 
     Returns:
         ``(frames, 5 * 320 + 7 * 40 + 1)`` float32.
     """
-    n_mel = CONFIG.mel_subframes * 80
-    mel, phones = features[:, :n_mel], features[:, n_mel:]
     ones = np.ones((len(features), 1), np.float32)
-    return np.concatenate(
-        [
-            _context(mel, CONFIG.mel_context),
-            CONFIG.phone_scale * _context(phones, CONFIG.phone_context),
-            ones,
-        ],
-        1,
-    )
+    return np.concatenate([scale * _context(x, n) for x, n, scale in _blocks(features)] + [ones], 1)
 
 
 def canonical_motion(canonical: np.ndarray) -> np.ndarray:
@@ -193,17 +203,11 @@ class LearnedMotion:
 
     def save(self, path: str | Path) -> None:
         """Write the model as an ``.npz`` file (atomically)."""
-        from talkface.media.atomic import atomic_path
+        from talkface.media.atomic import save_npz_atomic
 
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez(
-                    f,
-                    weights=self.weights,
-                    mean=self.mean,
-                    components=self.components,
-                    explained=self.explained,
-                )
+        save_npz_atomic(
+            path, weights=self.weights, mean=self.mean, components=self.components, explained=self.explained
+        )
 
     def coefficients(self, features: np.ndarray) -> np.ndarray:
         """Predicted motion coefficients, ``(frames, n_coeffs)`` float32, from :func:`audio_features`.
@@ -212,23 +216,16 @@ class LearnedMotion:
         of speech): each context offset's block of weights is applied to the features and the
         product shifted into place, so memory does not grow with the window.
         """
-        n_mel = CONFIG.mel_subframes * 80
-        blocks = [
-            (features[:, :n_mel], CONFIG.mel_context, 1.0),
-            (features[:, n_mel:], CONFIG.phone_context, CONFIG.phone_scale),
-        ]
         c = np.zeros((len(features), self.weights.shape[1]), np.float64)
         row = 0
-        for x, n, scale in blocks:
+        for x, n, scale in _blocks(features):
             d = x.shape[1]
             for k in range(2 * n + 1):
                 y = scale * (x @ self.weights[row : row + d])  # contribution of frame i + (k - n) to frame i
                 off = k - n
-                if abs(off) >= len(x):
-                    pass  # the whole clip is shorter than this offset
-                elif off >= 0:
+                if 0 <= off < len(x):
                     c[: len(x) - off] += y[off:]
-                else:
+                elif 0 < -off < len(x):
                     c[-off:] += y[: len(x) + off]
                 row += d
         c += self.weights[row]  # the bias column
@@ -252,10 +249,9 @@ class LearnedMotion:
             :class:`MouthMotion`: opening and width z-scored over the voiced frames, the mouth
             closed (opening :data:`SILENCE_Z`) in VAD silence, rounding where the width drops.
         """
-        phones = start_phone_labels(samples)  # in a helper process, beside the mel and the VAD
-        mel = mel_per_frame(samples, n_frames, fps)
+        phones = start_phone_labels(samples)  # in a helper process, beside the VAD
         speech = speech_mask(samples, n_frames, fps)
-        features = np.concatenate([mel, phone_fractions(samples, n_frames, fps, phones())], axis=1)
+        features = audio_features(samples, n_frames, fps, phones())
         ap, wd = aperture_width(self.displacement(self.coefficients(features)))
         # The mouth closes before the sound stops and opens before it starts: silence counts from
         # LEAD_FRAMES later, as in the heuristic motion.

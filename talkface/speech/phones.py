@@ -60,22 +60,30 @@ def phone_labels(samples: np.ndarray) -> np.ndarray:
         ``(n // 160 + 1,)`` int64 indices into :data:`PHONES` (0, silence, where nothing was
         recognised).
     """
-    pcm = _pcm16(samples)
+    return _decode(_pcm16(samples))
+
+
+def _n_labels(n_samples: int) -> int:
+    """Number of 10 ms label frames for ``n_samples`` samples at 16 kHz."""
+    return n_samples * PHONE_FRAMES_PER_SECOND // SAMPLE_RATE + 1
+
+
+def _pcm16(samples: np.ndarray) -> bytes:
+    return (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16).tobytes()
+
+
+def _decode(pcm: bytes) -> np.ndarray:
+    """:func:`phone_labels` of 16 kHz int16 PCM bytes."""
     decoder = _decoder()
     decoder.start_utt()
     decoder.process_raw(pcm, full_utt=True)
     decoder.end_utt()
-    n = len(samples) * PHONE_FRAMES_PER_SECOND // SAMPLE_RATE + 1
-    labels = np.zeros(n, np.int64)
+    labels = np.zeros(_n_labels(len(pcm) // 2), np.int64)
     index = {p: i for i, p in enumerate(PHONES)}
     for seg in decoder.seg():
         if seg.word in index:
             labels[seg.start_frame : seg.end_frame + 1] = index[seg.word]
     return labels
-
-
-def _pcm16(samples: np.ndarray) -> bytes:
-    return (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16).tobytes()
 
 
 def start_phone_labels(samples: np.ndarray) -> Callable[[], np.ndarray]:
@@ -103,7 +111,7 @@ def start_phone_labels(samples: np.ndarray) -> Callable[[], np.ndarray]:
                 check=True,
             )
             labels = np.frombuffer(proc.stdout, np.int8).astype(np.int64)
-            if len(labels) == len(samples) * PHONE_FRAMES_PER_SECOND // SAMPLE_RATE + 1:
+            if len(labels) == _n_labels(len(samples)):
                 out["labels"] = labels
         except (OSError, subprocess.SubprocessError):
             pass
@@ -148,8 +156,7 @@ def phone_fractions(
 
 def _main() -> None:
     """Helper process: 16 kHz int16 PCM on stdin -> int8 phone labels on stdout."""
-    pcm = np.frombuffer(sys.stdin.buffer.read(), np.int16)
-    sys.stdout.buffer.write(phone_labels(pcm.astype(np.float32) / 32767).astype(np.int8).tobytes())
+    sys.stdout.buffer.write(_decode(sys.stdin.buffer.read()).astype(np.int8).tobytes())
 
 
 if __name__ == "__main__":

@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from talkface.errors import TalkfaceError
-from talkface.media.atomic import write_text_atomic
+from talkface.face.landmarks import LIPS
+from talkface.media.atomic import save_npz_atomic, write_text_atomic
 from talkface.media.video import VIDEO_SUFFIXES
 from talkface.motion.learned import (
     CONFIG,
@@ -107,24 +108,14 @@ def measure_clip(path: Path, group: str) -> MotionClip:
         TalkfaceError: unreadable media, no audio stream, or no face in any frame.
     """
     from talkface.evaluation.landmarks import canonical_template, to_canonical
+    from talkface.evaluation.mouth import landmark_track
     from talkface.face.landmarks import mouth_aperture, mouth_width
-    from talkface.face.quiet import native_stderr_silenced
-    from talkface.face.track import FaceTracker
     from talkface.media.audio import SAMPLE_RATE, load_audio
     from talkface.media.video import FaceMedia
     from talkface.motion.heuristic import heuristic_motion
 
     media = FaceMedia(path)
-    with native_stderr_silenced():
-        tracker = FaceTracker()
-        try:
-            lms = [
-                lm if (lm := tracker(rgb).landmarks) is not None else np.full((478, 2), np.nan, np.float32)
-                for rgb in media.frames()
-            ]
-        finally:
-            tracker.close()
-    lm = np.stack(lms)
+    lm = landmark_track(media)
     ok = ~np.isnan(lm).any((1, 2))
     if not ok.any():
         raise TalkfaceError("no face found in any frame", path)
@@ -270,16 +261,13 @@ def lip_lmd(model: LearnedMotion, coefficients: np.ndarray, clip: MotionClip) ->
     mean_shape = pts[ok].mean(0)
     scale = np.sqrt(np.mean((pts[ok] - mean_shape) ** 2))
     pred = mean_shape + scale * model.displacement(coefficients)
-    lips = np.array([i for i, p in enumerate(MOTION_POINTS) if p not in _CHIN_SET])
+    lips = [i for i, p in enumerate(MOTION_POINTS) if p in LIPS]
 
     def dist(x: np.ndarray) -> float:
         d = (x[ok] - pts[ok]).reshape(ok.sum(), -1, 2)[:, lips]
         return float(100 * np.linalg.norm(d, axis=2).mean())
 
     return dist(pred), dist(np.broadcast_to(mean_shape, pts.shape))
-
-
-_CHIN_SET = set(MOTION_POINTS[40:])
 
 
 def cross_validate(
@@ -375,7 +363,7 @@ def load_clips(data_dir: Path, cache: Path | None = None, log=print) -> list[Mot
                 continue
             if cached is not None:
                 cache.mkdir(parents=True, exist_ok=True)
-                np.savez(cached, **{k: v for k, v in vars(clip).items() if k not in ("name", "group")})
+                save_npz_atomic(cached, **{k: v for k, v in vars(clip).items() if k not in ("name", "group")})
         log(f"[{i + 1}/{len(paths)}] {path.name}: {len(clip.aperture)} frames, group {group}")
         clips.append(clip)
     return clips

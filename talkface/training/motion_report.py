@@ -39,10 +39,10 @@ def report_table(cv: dict) -> str:
     )
     lines = [head, "|" + "---|" * 9]
     for f in cv["folds"]:
-        vals = " | ".join(f"{f[k]:.3f}" if "r" in k else f"{f[k]:.2f}" for k in METRICS)
+        vals = " | ".join(f"{f[k]:.3f}" if k.endswith("_r") else f"{f[k]:.2f}" for k in METRICS)
         lines.append(f"| {f['fold']} | {f['clips']} | {vals} |")
     mean = {k: float(np.nanmean([r[k] for r in cv["clips"]])) for k in METRICS}
-    vals = " | ".join(f"**{mean[k]:.3f}**" if "r" in k else f"**{mean[k]:.2f}**" for k in METRICS)
+    vals = " | ".join(f"**{mean[k]:.3f}**" if k.endswith("_r") else f"**{mean[k]:.2f}**" for k in METRICS)
     lines.append(f"| mean over clips | {len(cv['clips'])} | {vals} |")
     return "\n".join(lines)
 
