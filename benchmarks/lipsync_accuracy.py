@@ -98,8 +98,8 @@ def main() -> None:
             r = np.array([row[mode]["aperture_r"] for row in chosen])
             sd = np.array([row[mode]["std_ratio"] for row in chosen])
             w = np.array([row[mode]["width_r"] for row in chosen])
-            summary[f"{mode} {label}"] = {"aperture_r": r.mean(), "std_ratio": sd.mean(), "width_r": w.mean()}
             name = f"{mode} {label}"
+            summary[name] = {"aperture_r": r.mean(), "std_ratio": sd.mean(), "width_r": w.mean()}
             print(
                 f"{name:18s} {len(chosen):5d} {r.mean():10.3f} {np.median(r):9.3f} {sd.mean():9.2f} "
                 f"{w.mean():8.3f}"

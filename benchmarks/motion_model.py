@@ -24,7 +24,7 @@ import numpy as np
 
 from talkface.media.audio import load_audio
 from talkface.motion.heuristic import heuristic_motion
-from talkface.motion.learned import CONFIG, LearnedMotion, aperture_width
+from talkface.motion.learned import CONFIG, LearnedMotion
 from talkface.speech.phones import phone_fractions
 from talkface.training import motion as tm
 
@@ -33,25 +33,18 @@ SPEECH = "audio/en_musetalk_eng.wav"
 N_MEL = CONFIG.mel_subframes * 80
 
 
-def cv_score(
-    clips, train_view=lambda c: [c], alpha=CONFIG.ridge_alpha, view=lambda c: c
-) -> tuple[float, float]:
-    """Mean held-out aperture and width r over clips; ``view`` alters a clip's features/targets."""
-    ra, rw = [], []
-    for held in tm.grouped_folds(clips, 5):
-        train = [v for c in clips if c.group not in held for v in train_view(view(c))]
-        model = tm.fit(train, alpha)
-        for c in clips:
-            if c.group in held:
-                ap, wd = aperture_width(model.displacement(model.coefficients(view(c).features)))
-                ra.append(tm.pearson_r(ap, c.aperture))
-                rw.append(tm.pearson_r(wd, c.width))
-    return float(np.nanmean(ra)), float(np.nanmean(rw))
+def cv_score(clips, alpha=CONFIG.ridge_alpha, copies=None) -> tuple[float, float]:
+    """Mean held-out aperture and width r over clips (``talkface train motion``'s 5 folds)."""
+    rows = tm.cross_validate(clips, 5, alpha, copies)["clips"]
+    return (
+        float(np.nanmean([r["aperture_r"] for r in rows])),
+        float(np.nanmean([r["width_r"] for r in rows])),
+    )
 
 
 def ingredients(data: Path, cache: Path) -> None:
     clips = tm.load_clips(data, cache, log=lambda _: None)
-    paths = {p.stem: p for p in (data / "video").iterdir()}
+    paths = {p.stem: p for p in tm.clip_paths(data)}
 
     def only_mel(c):
         f = c.features.copy()
@@ -69,14 +62,11 @@ def ingredients(data: Path, cache: Path) -> None:
 
     copies = {c.name: tm.augmented(c, load_audio(paths[c.name]), seed=i) for i, c in enumerate(clips)}
     rows = [
-        ("mel only", cv_score(clips, view=only_mel)),
-        ("phones only", cv_score(clips, view=only_phones)),
+        ("mel only", cv_score([only_mel(c) for c in clips])),
+        ("phones only", cv_score([only_phones(c) for c in clips])),
         ("mel + phones (shipped)", cv_score(clips)),
-        ("mel + phones, raw targets", cv_score(clips, view=raw_targets)),
-        (
-            "mel + phones + augmentation (alpha x5)",
-            cv_score(clips, train_view=lambda c: [c, *copies[c.name]], alpha=5 * CONFIG.ridge_alpha),
-        ),
+        ("mel + phones, raw targets", cv_score([raw_targets(c) for c in clips])),
+        ("mel + phones + augmentation (alpha x5)", cv_score(clips, 5 * CONFIG.ridge_alpha, copies)),
     ]
     print(f"{'variant':42s} {'aperture r':>10s} {'width r':>8s}")
     for name, (a, w) in rows:
