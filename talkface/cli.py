@@ -1,4 +1,4 @@
-"""The ``talkface`` command: ``sync``, ``demo``, ``eval`` and ``train``.
+"""The ``talkface`` command: ``sync``, ``demo``, ``serve``, ``eval`` and ``train``.
 
 Bad input ends with one line on stderr (``talkface: <file>: <problem>``) and exit status 1, never a
 traceback; an interrupted run exits 130. Neither leaves a partial output file.
@@ -10,17 +10,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from talkface.demo import DEMO_TEXT, demo_face
 from talkface.errors import TalkfaceError
 from talkface.face.quiet import silence_native_stderr_for_process
 from talkface.media.video import DEFAULT_FPS, PRESETS, VIDEO_PRESET
 from talkface.pipeline import ACCELERATORS, ENGINES, MOTIONS, sync
 from talkface.training.progress import SyncNetTraining, TrainingOptions, Wav2LipTraining
-
-DEMO_TEXT = (
-    "Hello! I am an astronaut, and this photograph was taken by NASA. "
-    "Today I am speaking to you through talkface, which runs on an ordinary computer, without a GPU. "
-    "Look closely at my lips: they move with every word, and they close when I pause."
-)
 
 
 def _add_render_options(p: argparse.ArgumentParser) -> None:
@@ -104,6 +99,62 @@ def _add_render_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary line")
 
 
+def _add_serve_parser(sub) -> None:
+    from talkface.web.config import ServeConfig
+
+    default = ServeConfig()
+    s = sub.add_parser(
+        "serve",
+        help="web page and HTTP API (needs the web extra: pip install 'talkface[web]')",
+        description="A Gradio page at http://HOST:PORT/ (face and speech in, preview, progress, the video "
+        "out) and an HTTP API on the same server: POST /v1/jobs (multipart: face, audio or text + lang, "
+        "options) -> job id; GET /v1/jobs/ID -> state, progress, error; GET /v1/jobs/ID/result -> the MP4. "
+        "Works offline; uploads and results stay in a private temporary folder, deleted on exit.",
+    )
+    s.add_argument("--host", default=default.host, help=f"address to listen on (default {default.host})")
+    s.add_argument("--port", type=int, default=default.port, help=f"TCP port (default {default.port})")
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=default.workers,
+        help=f"jobs rendered at once (default {default.workers})",
+    )
+    s.add_argument(
+        "--queue",
+        type=int,
+        default=default.max_queue,
+        help=f"jobs waiting beyond those; more get HTTP 429 (default {default.max_queue})",
+    )
+    s.add_argument(
+        "--ttl",
+        type=float,
+        default=default.ttl,
+        help=f"seconds a result is kept after the job finishes (default {default.ttl:g})",
+    )
+    s.add_argument(
+        "--max-upload-mb",
+        type=float,
+        default=default.max_upload_mb,
+        help=f"largest upload per file in MB; larger gets HTTP 413 (default {default.max_upload_mb:g})",
+    )
+    s.add_argument(
+        "--max-seconds",
+        type=float,
+        default=default.max_seconds,
+        help="longest speech or face video in seconds; longer gets HTTP 422 "
+        f"(default {default.max_seconds:g})",
+    )
+    s.add_argument(
+        "--max-text-chars",
+        type=int,
+        default=default.max_text_chars,
+        help=f"longest text to speak (default {default.max_text_chars})",
+    )
+    s.add_argument(
+        "--checkpoint", type=Path, default=None, help="Wav2Lip weights: offers the wav2lip engine too"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (built on demand, never at import time)."""
     parser = argparse.ArgumentParser(
@@ -154,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--text", default=DEMO_TEXT, help="what the astronaut says")
     _add_render_options(d)
+
+    _add_serve_parser(sub)
 
     e = sub.add_parser(
         "eval",
@@ -414,14 +467,28 @@ def _render_kwargs(args: argparse.Namespace) -> dict:
     )
 
 
-def demo_face(folder: Path) -> Path:
-    """Write scikit-image's astronaut portrait (512x512 RGB) as a PNG in ``folder``; return its path."""
-    import cv2
-    from skimage import data
+def _serve(args: argparse.Namespace) -> None:
+    from talkface.web.config import ServeConfig
+    from talkface.web.server import serve
 
-    path = folder / "astronaut.png"
-    cv2.imwrite(str(path), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
-    return path
+    if args.checkpoint is not None and not args.checkpoint.is_file():
+        raise TalkfaceError("checkpoint not found", args.checkpoint)
+    for name in ("workers", "queue", "ttl", "max_upload_mb", "max_seconds", "max_text_chars"):
+        if getattr(args, name) <= 0:
+            raise TalkfaceError(f"--{name.replace('_', '-')} must be positive")
+    serve(
+        ServeConfig(
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            max_queue=args.queue,
+            ttl=args.ttl,
+            max_upload_mb=args.max_upload_mb,
+            max_seconds=args.max_seconds,
+            max_text_chars=args.max_text_chars,
+            checkpoint=args.checkpoint,
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -434,6 +501,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "eval":
             _eval(args)
+            return 0
+        if args.command == "serve":
+            _serve(args)
             return 0
         if args.command == "sync":
             result = sync(

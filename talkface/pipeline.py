@@ -168,6 +168,7 @@ def sync(
     loop: bool = False,
     preset: str = VIDEO_PRESET,
     quiet: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SyncResult:
     """Make ``face`` speak ``audio`` (or ``text``) and write a lip-synced H.264/AAC MP4 to ``out``.
 
@@ -194,6 +195,8 @@ def sync(
         loop: cycle a video shorter than the speech instead of ping-ponging it.
         preset: x264 preset; slower presets give smaller files at the same quality (CRF 18).
         quiet: no progress bar.
+        progress: called as ``progress(frames_done, frames_total)`` after each output frame is
+            encoded (from the calling thread; keep it cheap), e.g. to drive a web progress bar.
 
     Returns:
         :class:`SyncResult`.
@@ -241,6 +244,7 @@ def sync(
                 loop=loop,
                 preset=preset,
                 quiet=quiet,
+                on_frame=progress,
             )
     finally:
         cv2.setNumThreads(cv_threads)
@@ -341,6 +345,7 @@ def _run(
     loop: bool,
     preset: str,
     quiet: bool,
+    on_frame: Callable[[int, int], None] | None = None,
 ) -> SyncResult:
     n_out = max(1, int(round(speech.duration * media.fps)))
     progress = tqdm(  # only on a terminal: logs and captured stderr stay clean
@@ -362,7 +367,7 @@ def _run(
     track = _Track(smooth=not nosmooth and not media.is_photo)
     store: _FrameStore | None = None
     spill = not media.is_photo and (media.n_frames_hint == 0 or media.n_frames_hint < n_out)
-    faces = 0
+    faces = written = 0
     photo = next(media.frames()) if media.is_photo else None  # kept pristine for every frame
     # Decode and track on a background thread (mediapipe releases the GIL), starting now.
     frames = tracked(iter([photo.copy()])) if media.is_photo else _Prefetch(tracked(media.frames()))
@@ -375,11 +380,14 @@ def _run(
                 write(engine.submit(i, rgb, lm))
 
             def write(done: list[Rendered]) -> None:
-                nonlocal faces
+                nonlocal faces, written
                 for frame, rendered in done:
                     writer.write(frame)
                     faces += rendered
+                    written += 1
                     progress.update()
+                    if on_frame is not None:
+                        on_frame(written, n_out)
 
             # Forward run: output frame i is source frame i.
             window: deque[tuple[int, np.ndarray]] = deque()

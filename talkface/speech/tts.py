@@ -87,6 +87,19 @@ def _load() -> dict:
     return _engine
 
 
+def check_language(lang: str) -> str:
+    """The espeak-ng voice for ``lang`` (see :data:`LANGUAGE_VOICES`).
+
+    Raises:
+        TalkfaceError: espeak-ng has no such voice.
+    """
+    voice = LANGUAGE_VOICES.get(lang.lower(), lang)
+    with _lock:
+        if not voice or _load()["lib"].espeak_SetVoiceByName(voice.encode()) != 0:
+            raise TalkfaceError(f"unknown language {lang!r} (espeak-ng has no voice {voice!r})")
+    return voice
+
+
 def synthesize(text: str, lang: str = "en") -> tuple[np.ndarray, int, list[tuple[float, float, str]]]:
     """Speak ``text`` with espeak-ng.
 
@@ -104,12 +117,11 @@ def synthesize(text: str, lang: str = "en") -> tuple[np.ndarray, int, list[tuple
     """
     if not text or not text.strip():
         raise TalkfaceError("text is empty")
-    voice = LANGUAGE_VOICES.get(lang.lower(), lang)
+    voice = check_language(lang)
     with _lock:
         engine = _load()
         lib, rate = engine["lib"], engine["rate"]
-        if lib.espeak_SetVoiceByName(voice.encode()) != 0:
-            raise TalkfaceError(f"unknown language {lang!r} (espeak-ng has no voice {voice!r})")
+        lib.espeak_SetVoiceByName(voice.encode())
         chunks: list[np.ndarray] = []
         events: list[tuple[int, str]] = []  # (sample offset, phoneme)
         done = [0]
