@@ -4,19 +4,33 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean browser serve
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,web]'
 	touch $(STAMP)
+
+# Debian's Chromium and ChromeDriver for the browser test of `talkface serve` (and CJK fonts for its
+# screenshot). Installed with apt as root or through sudo; without either the browser test skips.
+BROWSER_PACKAGES := chromium chromium-driver fonts-wqy-microhei
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && [ -d /usr/share/fonts/truetype/wqy ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES)) >/dev/null; \
+	elif command -v sudo >/dev/null; then \
+		(sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES)) >/dev/null; \
+	else echo "warning: cannot install $(BROWSER_PACKAGES) (not root, no sudo): the browser test will skip"; fi
 
 demo: $(STAMP)
 	$(BIN)/talkface demo -o results/demo.mp4
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
+
+serve: $(STAMP)
+	$(BIN)/talkface serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check talkface tests benchmarks

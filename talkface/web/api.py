@@ -1,0 +1,135 @@
+"""The HTTP API: ``POST /v1/jobs``, ``GET /v1/jobs/{id}``, ``GET /v1/jobs/{id}/result``.
+
+Errors are JSON ``{"error": "<one line>"}`` with a 4xx status (see :mod:`talkface.web.uploads`);
+an unexpected failure is a 500 with ``{"error": "internal server error"}`` and its traceback goes to
+the server log only.
+
+Example::
+
+    curl -F face=@portrait.jpg -F audio=@speech.wav http://127.0.0.1:7860/v1/jobs
+    {"id": "3f2a...", "state": "queued", ...}
+    curl http://127.0.0.1:7860/v1/jobs/3f2a...            # state, progress, error
+    curl -o out.mp4 http://127.0.0.1:7860/v1/jobs/3f2a.../result
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from talkface.web.config import ServeConfig
+from talkface.web.jobs import Job, JobManager
+from talkface.web.uploads import OPTION_FIELDS, RequestError, prepare_job
+
+log = logging.getLogger("talkface.serve")
+
+JOB_ID = re.compile(r"[0-9a-f]{32}")
+FORM_OVERHEAD = 1_000_000  # bytes of multipart framing and text fields allowed beyond the files
+FIELDS = ("face", "audio", "text", *OPTION_FIELDS)
+
+
+def api_router(manager: JobManager, config: ServeConfig) -> APIRouter:
+    """The ``/v1`` routes, serving ``manager``'s jobs under ``config``'s limits."""
+    router = APIRouter(prefix="/v1")
+
+    @router.post("/jobs", status_code=202)
+    async def create_job(request: Request) -> JSONResponse:
+        """Multipart form: ``face`` (file), ``audio`` (file) or ``text`` + ``lang``, options."""
+        length = request.headers.get("content-length")
+        if length is None:
+            raise RequestError(411, "send the upload with a Content-Length header")
+        if not length.isdigit():
+            raise RequestError(400, "bad Content-Length header")
+        if int(length) > 2 * config.max_upload_bytes + FORM_OVERHEAD:
+            raise RequestError(413, f"request too large (limit {config.max_upload_mb:g} MB per file)")
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            raise RequestError(415, "send a multipart/form-data form (face, audio or text, options)")
+        async with request.form(max_files=2, max_fields=len(FIELDS)) as form:
+            unknown = sorted(set(form.keys()) - set(FIELDS))
+            if unknown:
+                raise RequestError(422, f"unknown field {unknown[0]!r} (fields: {', '.join(FIELDS)})")
+            face, audio = form.get("face"), form.get("audio")
+            for name, value in (("face", face), ("audio", audio)):
+                if value is not None and not isinstance(value, UploadFile):
+                    raise RequestError(422, f"{name}: must be a file upload")
+            text = form.get("text")
+            if isinstance(text, UploadFile):
+                raise RequestError(422, "text: must be a form field, not a file")
+            fields = {k: str(form[k]) for k in OPTION_FIELDS if k in form}
+            job = await run_in_threadpool(
+                prepare_job,
+                manager,
+                config,
+                None if face is None else (face.filename, face.file),
+                None if audio is None else (audio.filename, audio.file),
+                text,
+                fields,
+            )
+        return JSONResponse(_links(manager.status(job)), status_code=202)
+
+    @router.get("/jobs/{job_id}")
+    def job_status(job_id: str) -> JSONResponse:
+        """State (queued, running, done, failed, expired), progress 0-1, error, queue position."""
+        return JSONResponse(_links(manager.status(_job(manager, job_id))))
+
+    @router.get("/jobs/{job_id}/result")
+    def job_result(job_id: str) -> FileResponse:
+        """The MP4 of a finished job; 409 while queued or running or when failed, 410 once expired."""
+        job = _job(manager, job_id)
+        if job.state == "expired":
+            raise RequestError(410, "the job's result has expired")
+        if job.state == "failed":
+            raise RequestError(409, f"the job failed: {job.error}")
+        if job.state != "done" or not job.result.is_file():
+            raise RequestError(409, f"the job is {job.state}; its result is not ready")
+        return FileResponse(job.result, media_type="video/mp4", filename=f"talkface-{job.id[:8]}.mp4")
+
+    @router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    def not_found(rest: str) -> None:
+        """Anything else under ``/v1``: a JSON 404 (not the page's HTML one)."""
+        raise RequestError(404, "no such endpoint (see /v1/docs)")
+
+    return router
+
+
+def _job(manager: JobManager, job_id: str) -> Job:
+    job = manager.get(job_id) if JOB_ID.fullmatch(job_id) else None
+    if job is None:
+        raise RequestError(404, "no such job (wrong id, or expired and forgotten)")
+    return job
+
+
+def _links(status: dict) -> dict:
+    status["status_url"] = f"/v1/jobs/{status['id']}"
+    status["result_url"] = f"/v1/jobs/{status['id']}/result"
+    return status
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Make every error of ``app``'s own routes a JSON ``{"error": message}``, never a traceback."""
+
+    @app.exception_handler(RequestError)
+    async def request_error(_: Request, exc: RequestError) -> JSONResponse:
+        return JSONResponse({"error": exc.message}, status_code=exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        return JSONResponse({"error": f"{where}: {first.get('msg', 'invalid request')}"}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"error": "internal server error"}, status_code=500)

@@ -1,0 +1,42 @@
+"""Settings of ``talkface serve``: one frozen dataclass, filled from the command line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+MB = 1_000_000  # bytes
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Server settings.
+
+    Attributes:
+        host: address to listen on (``127.0.0.1``: this machine only).
+        port: TCP port.
+        workers: jobs rendered at once, each in its own process (one job already fills 2 cores).
+        max_queue: jobs waiting beyond those; more are refused with 429.
+        ttl: seconds a finished job's result (or error) is kept before it expires.
+        max_upload_mb: largest upload per file in MB (10^6 bytes); larger gets 413.
+        max_seconds: longest speech, and longest face video, in seconds; longer gets 422.
+        max_text_chars: longest text to speak; longer gets 422.
+        checkpoint: Wav2Lip weights offered to the ``wav2lip`` engine (``None``: only ``warp``).
+        workdir: parent of the private temporary directory (default: the system's).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 7860
+    workers: int = 2
+    max_queue: int = 64
+    ttl: float = 3600.0
+    max_upload_mb: float = 200.0
+    max_seconds: float = 300.0
+    max_text_chars: int = 2000
+    checkpoint: Path | None = None
+    workdir: Path | None = None
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """Largest upload per file, in bytes."""
+        return int(self.max_upload_mb * MB)

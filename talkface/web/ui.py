@@ -1,0 +1,170 @@
+"""The Gradio page: face and speech in, a preview of the face box and mouth mask, the video out.
+
+Renders go through the same :class:`~talkface.web.jobs.JobManager` (queue, limits, worker
+processes) as the HTTP API. Works offline: the theme uses system fonts, analytics are off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from talkface.demo import DEMO_TEXT, DEMO_TEXT_ZH, demo_face
+from talkface.errors import TalkfaceError
+from talkface.pipeline import ENGINES, MOTIONS
+from talkface.web.config import ServeConfig
+from talkface.web.jobs import JobManager
+from talkface.web.uploads import RequestError, prepare_job
+
+# Language codes offered in the menu (any espeak-ng voice may be typed in).
+LANGUAGES = ("en", "zh", "de", "fr", "es", "it", "pt", "ru", "ja", "ko", "hi", "ar")
+SPEECH_SOURCES = ("Audio file or microphone", "Text")
+POLL = 0.3  # seconds between looks at a running job
+FONTS = ("ui-sans-serif", "system-ui", "sans-serif")  # no web fonts: the page must work offline
+MONO_FONTS = ("ui-monospace", "Consolas", "monospace")
+
+
+def theme() -> gr.themes.Base:
+    """Gradio's default look with system fonts only (nothing fetched from the internet)."""
+    return gr.themes.Default(font=FONTS, font_mono=MONO_FONTS)
+
+
+def build_ui(manager: JobManager, config: ServeConfig, examples_dir: Path) -> gr.Blocks:
+    """The page. Bundled examples (the astronaut portrait speaking English or Mandarin text) are
+    written to ``examples_dir``."""
+    astronaut = str(demo_face(examples_dir))
+    engines = [e for e in ENGINES if e != "wav2lip" or config.checkpoint is not None]
+
+    with gr.Blocks(title="talkface", analytics_enabled=False, delete_cache=(600, int(config.ttl))) as page:
+        gr.Markdown(
+            "# talkface\nA face (photo or video) and speech (a recording or typed text) become a lip-synced "
+            "video, on this computer's CPU. The same jobs are available as an HTTP API: `POST /v1/jobs`."
+        )
+        with gr.Row():
+            with gr.Column():
+                face = gr.File(
+                    label="Face: a photo or a video", file_types=["image", "video"], elem_id="face"
+                )
+                preview = gr.Image(
+                    label="Found face (green box) and the mouth area that may change (magenta)",
+                    interactive=False,
+                    elem_id="preview",
+                    height=320,
+                )
+                source = gr.Radio(SPEECH_SOURCES, value=SPEECH_SOURCES[0], label="Speech", elem_id="source")
+                audio = gr.Audio(
+                    sources=["upload", "microphone"], type="filepath", label="Speech audio", elem_id="audio"
+                )
+                text = gr.Textbox(label="Text to speak", lines=3, visible=False, elem_id="text")
+                lang = gr.Dropdown(
+                    list(LANGUAGES),
+                    value="en",
+                    label="Language of the text",
+                    allow_custom_value=True,
+                    visible=False,
+                    elem_id="lang",
+                )
+                with gr.Accordion("Options", open=False):
+                    engine = gr.Dropdown(engines, value="warp", label="Engine")
+                    motion = gr.Radio(list(MOTIONS), value="learned", label="Mouth motion (warp engine)")
+                    fps = gr.Slider(10, 60, value=25, step=1, label="Frames per second (photos)")
+                    pads = gr.Textbox(value="0,0,0,0", label="Pads: top,bottom,left,right (pixels)")
+                    resize = gr.Slider(1, 4, value=1, step=1, label="Resize factor (divide the resolution)")
+                    nosmooth = gr.Checkbox(False, label="No smoothing of face landmarks")
+                    loop = gr.Checkbox(False, label="Loop a short video (instead of ping-pong)")
+                render = gr.Button("Render", variant="primary", elem_id="render")
+            with gr.Column():
+                result = gr.Video(label="Result", interactive=False, elem_id="result")
+                download = gr.File(label="Download the MP4", interactive=False, elem_id="download")
+                summary = gr.Markdown(elem_id="summary")
+        gr.Examples(
+            [
+                [astronaut, SPEECH_SOURCES[1], DEMO_TEXT, "en"],
+                [astronaut, SPEECH_SOURCES[1], DEMO_TEXT_ZH, "zh"],
+            ],
+            inputs=[face, source, text, lang],
+            label="Bundled examples (the NASA astronaut portrait from scikit-image)",
+        )
+
+        def show_source(choice: str):
+            typed = choice == SPEECH_SOURCES[1]
+            return gr.update(visible=not typed), gr.update(visible=typed), gr.update(visible=typed)
+
+        def show_preview(path: str | None, pads_text: str, factor: float):
+            if not path:
+                return None
+            from talkface.preview import face_preview
+
+            try:
+                pad = tuple(int(p) for p in pads_text.replace(" ", ",").split(",") if p)
+                pad = pad if len(pad) == 4 else (0, 0, 0, 0)
+                return face_preview(path, pads=pad, resize_factor=int(factor))
+            except (TalkfaceError, ValueError) as exc:
+                gr.Warning(_message(exc))
+                return None
+
+        def run(face_path, choice, audio_path, words, language, *options, progress=gr.Progress()):  # noqa: B008
+            engine_name, motion_name, rate, pad, factor, still, cycle = options
+            typed = choice == SPEECH_SOURCES[1]
+            fields = {
+                "lang": language or "en",
+                "engine": engine_name,
+                "motion": motion_name,
+                "fps": str(rate),
+                "pads": pad,
+                "resize_factor": str(int(factor)),
+                "nosmooth": str(still),
+                "loop": str(cycle),
+            }
+            if not face_path:
+                raise gr.Error("Upload a face (photo or video) first.")
+            if not typed and not audio_path:
+                raise gr.Error("Upload or record the speech, or choose Text.")
+            try:
+                with contextlib.ExitStack() as files:
+                    face_file = files.enter_context(open(face_path, "rb"))
+                    audio_file = None if typed else files.enter_context(open(audio_path, "rb"))
+                    job = prepare_job(
+                        manager,
+                        config,
+                        (None, face_file),
+                        None if audio_file is None else (None, audio_file),
+                        words if typed else None,
+                        fields,
+                    )
+            except RequestError as exc:
+                raise gr.Error(exc.message) from None
+            while job.state in ("queued", "running"):
+                status = manager.status(job)
+                if job.state == "queued":
+                    progress(0.0, desc=f"Waiting: {status['queue_position']} job(s) ahead")
+                else:
+                    progress(job.progress, desc="Rendering")
+                time.sleep(POLL)
+            if job.state != "done":
+                raise gr.Error(job.error or f"the job is {job.state}")
+            s = job.summary or {}
+            line = (
+                f"{s.get('frames')} frames, face found in {s.get('faces')}; {s.get('speech_seconds')} s of "
+                f"speech in {s.get('wall_seconds')} s (real-time factor {s.get('rtf')})"
+            )
+            return str(job.result), str(job.result), line
+
+        source.change(show_source, source, [audio, text, lang])
+        face.change(show_preview, [face, pads, resize], preview)
+        render.click(
+            run,
+            [face, source, audio, text, lang, engine, motion, fps, pads, resize, nosmooth, loop],
+            [result, download, summary],
+            concurrency_limit=None,  # the job manager's queue is the limit
+        )
+    return page
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, TalkfaceError):
+        return f"face: {exc.problem}"
+    return f"{exc}"

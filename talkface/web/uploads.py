@@ -1,0 +1,239 @@
+"""Checking what a client sends: file names, sizes, content, durations and render options.
+
+Every problem becomes a :class:`RequestError` with an HTTP status and a one-line message that names
+the form field (``face``, ``audio``, ``text``, an option), never a server path:
+
+- 400: a file name that is a path (``../../etc/passwd``), a malformed option;
+- 413: a file larger than ``max_upload_mb``;
+- 415: not an image, video or audio file (judged by content, :func:`talkface.media.probe.probe_media`);
+- 422: an empty file, a face without a picture, speech without sound, too long, unknown option value.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any, BinaryIO
+
+from talkface.errors import TalkfaceError
+from talkface.media.probe import MediaInfo, probe_media
+from talkface.pipeline import ENGINES, MOTIONS
+from talkface.web.config import ServeConfig
+from talkface.web.jobs import Job, JobManager, QueueFull
+
+CHUNK = 1 << 20  # bytes copied at a time
+OPTION_FIELDS = ("lang", "engine", "motion", "fps", "pads", "nosmooth", "loop", "resize_factor")
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+
+
+class RequestError(Exception):
+    """A bad request: ``status`` is the HTTP status, ``message`` one line for the client."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def check_filename(field: str, name: str | None) -> None:
+    """Refuse a client file name that is, or contains, a path.
+
+    The name is never used to store the file; a name with a directory part, ``..``, a drive or a
+    NUL byte is still refused (400), since no honest browser sends one.
+
+    Raises:
+        RequestError: 400.
+    """
+    if not name:
+        return
+    bad = (
+        "\x00" in name
+        or PurePosixPath(name).name != name
+        or PureWindowsPath(name).name != name
+        or name in (".", "..")
+    )
+    if bad:
+        raise RequestError(400, f"{field}: the file name must be a plain name, not a path")
+
+
+def store_upload(field: str, source: BinaryIO, dest: Path, max_bytes: int) -> int:
+    """Copy an upload to ``dest`` (a name chosen by the server), at most ``max_bytes`` bytes.
+
+    Returns:
+        The number of bytes stored.
+
+    Raises:
+        RequestError: 413 when the upload is larger than ``max_bytes`` (``dest`` is removed).
+    """
+    size = 0
+    with open(dest, "wb") as out:
+        while chunk := source.read(CHUNK):
+            size += len(chunk)
+            if size > max_bytes:
+                out.close()
+                dest.unlink(missing_ok=True)
+                raise RequestError(413, f"{field}: file too large (limit {max_bytes / 1e6:g} MB)")
+            out.write(chunk)
+    return size
+
+
+def check_media(field: str, path: Path, role: str, config: ServeConfig) -> MediaInfo:
+    """Check a stored upload by its content: ``role`` is ``"face"`` or ``"speech"``.
+
+    Raises:
+        RequestError: 422 empty, 415 not media, 422 a face with no picture or speech with no sound,
+            422 longer than ``config.max_seconds``.
+    """
+    try:
+        info = probe_media(path)
+    except TalkfaceError as exc:
+        status = 422 if exc.problem in ("empty file", "no decodable picture or sound") else 415
+        raise RequestError(status, f"{field}: {exc.problem}") from None
+    if role == "face" and not info.has_video:
+        raise RequestError(422, f"{field}: a face must be a photo or a video, this is {info.kind} only")
+    if role == "speech" and not info.has_audio:
+        raise RequestError(422, f"{field}: no sound in this {info.kind}")
+    if info.duration is not None and info.duration > config.max_seconds:
+        raise RequestError(
+            422, f"{field}: {info.duration:.1f} s is longer than the limit of {config.max_seconds:g} s"
+        )
+    return info
+
+
+def check_text(text: str, lang: str, config: ServeConfig) -> None:
+    """Check text to speak and its language.
+
+    Raises:
+        RequestError: 422 for empty or too long text, or a language espeak-ng does not know.
+    """
+    from talkface.speech.tts import check_language
+
+    if not text.strip():
+        raise RequestError(422, "text: empty")
+    if len(text) > config.max_text_chars:
+        raise RequestError(422, f"text: {len(text)} characters, the limit is {config.max_text_chars}")
+    try:
+        check_language(lang)
+    except TalkfaceError as exc:
+        raise RequestError(422, f"lang: {exc.problem}") from None
+
+
+def parse_options(fields: dict[str, str], config: ServeConfig) -> dict[str, Any]:
+    """Render options from form fields (strings) to keyword arguments of :func:`talkface.sync`.
+
+    Fields (all optional): ``engine`` (:data:`~talkface.pipeline.ENGINES`), ``motion``
+    (:data:`~talkface.pipeline.MOTIONS`), ``fps`` (photos, 1-60), ``pads`` (``"top,bottom,left,right"``
+    pixels), ``nosmooth``, ``loop`` (booleans), ``resize_factor`` (1-8).
+
+    Raises:
+        RequestError: 422 for an unknown value or one out of range.
+    """
+    options: dict[str, Any] = {}
+    engine = fields.get("engine") or "warp"
+    if engine not in ENGINES:
+        raise RequestError(422, f"engine: unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
+    if engine == "wav2lip":
+        if config.checkpoint is None:
+            raise RequestError(422, "engine: wav2lip is not available (the server has no --checkpoint)")
+        options["checkpoint"] = config.checkpoint
+    options["engine"] = engine
+    motion = fields.get("motion") or "learned"
+    if motion not in MOTIONS:
+        raise RequestError(422, f"motion: unknown motion {motion!r} (choose from {', '.join(MOTIONS)})")
+    options["motion"] = motion
+    if fields.get("fps"):
+        options["fps"] = _number("fps", fields["fps"], float, 1, 60)
+    if fields.get("pads"):
+        parts = fields["pads"].replace(" ", ",").split(",")
+        parts = [p for p in parts if p]
+        if len(parts) != 4:
+            raise RequestError(422, "pads: give 4 integers: top,bottom,left,right (pixels)")
+        options["pads"] = tuple(_number("pads", p, int, -200, 200) for p in parts)
+    if fields.get("resize_factor"):
+        options["resize_factor"] = _number("resize_factor", fields["resize_factor"], int, 1, 8)
+    for name in ("nosmooth", "loop"):
+        value = (fields.get(name) or "").strip().lower()
+        if value not in _TRUE + _FALSE:
+            raise RequestError(422, f"{name}: expected true or false, got {value!r}")
+        options[name] = value in _TRUE
+    return options
+
+
+def _number(field: str, text: str, kind: type, lo: float, hi: float):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise RequestError(422, f"{field}: {text!r} is not a number") from None
+    if not lo <= value <= hi:
+        raise RequestError(422, f"{field}: {value} is outside {lo}-{hi}")
+    return value
+
+
+def copy_file(field: str, path: Path, dest: Path, max_bytes: int) -> int:
+    """:func:`store_upload` from a file on disk (the web page's uploads, which Gradio stores)."""
+    if not path.is_file():
+        raise RequestError(422, f"{field}: nothing was uploaded")
+    with open(path, "rb") as source:
+        return store_upload(field, source, dest, max_bytes)
+
+
+def remove_folder(folder: Path) -> None:
+    """Delete a job folder whose request was refused."""
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def prepare_job(
+    manager: JobManager,
+    config: ServeConfig,
+    face: tuple[str | None, BinaryIO] | None,
+    audio: tuple[str | None, BinaryIO] | None,
+    text: str | None,
+    fields: dict[str, str],
+) -> Job:
+    """Check one request, store its files in a new job folder and queue the job.
+
+    Args:
+        manager: the server's :class:`~talkface.web.jobs.JobManager`.
+        config: limits.
+        face: ``(client file name, readable binary file)`` of the photo or video.
+        audio: the same for the speech, or ``None`` when ``text`` is given.
+        text: words to speak instead of ``audio``.
+        fields: the other form fields: ``lang`` and :data:`OPTION_FIELDS`.
+
+    Returns:
+        The queued :class:`~talkface.web.jobs.Job`.
+
+    Raises:
+        RequestError: any check above fails (400/413/415/422), or the queue is full (429).
+    """
+    if face is None:
+        raise RequestError(422, "face: missing (upload a photo or a video)")
+    text = text if text and text.strip() else None
+    if (audio is None) == (text is None):
+        raise RequestError(422, "give speech as exactly one of an audio file or a text")
+    check_filename("face", face[0])
+    if audio is not None:
+        check_filename("audio", audio[0])
+    options = parse_options(fields, config)
+    lang = (fields.get("lang") or "en").strip()
+    if text is not None:
+        check_text(text, lang, config)
+    job_id, folder = manager.new_folder()
+    try:
+        face_path = folder / "face"
+        store_upload("face", face[1], face_path, config.max_upload_bytes)
+        check_media("face", face_path, "face", config)
+        labels = {str(face_path): "face"}
+        speech: dict[str, Any] = {"text": text, "lang": lang}
+        if audio is not None:
+            audio_path = folder / "audio"
+            store_upload("audio", audio[1], audio_path, config.max_upload_bytes)
+            check_media("audio", audio_path, "speech", config)
+            labels[str(audio_path)] = "audio"
+            speech = {"audio": audio_path}
+        return manager.submit(job_id, folder, {"face": face_path, **speech, **options}, labels)
+    except QueueFull:
+        raise RequestError(429, "the queue is full; try again later") from None
+    except BaseException:
+        remove_folder(folder)
+        raise
