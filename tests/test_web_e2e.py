@@ -6,6 +6,7 @@ Saves the page with its result to ``docs/serve.png``, which the README shows.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -13,8 +14,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import REPO, data_file, probe
 
@@ -22,6 +25,8 @@ pytest.importorskip("gradio", reason="the web extra is not installed (pip instal
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the dev extra)")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+from talkface.media.audio import SAMPLE_RATE, load_audio  # noqa: E402
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 SCREENSHOT = REPO / "docs" / "serve.png"
@@ -48,26 +53,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def browser():
+@contextlib.contextmanager
+def chromium(*extra_flags: str) -> Iterator:
+    """Headless Debian Chromium through ChromeDriver (skips the test when either is missing)."""
     if not (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()):
         pytest.skip(
             f"{CHROMIUM} / {CHROMEDRIVER} missing: apt-get install chromium chromium-driver (make test does)"
         )
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS:
+    for flag in (*CHROMIUM_FLAGS, *extra_flags):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=webdriver.ChromeService(CHROMEDRIVER), options=options)
-    yield driver
-    driver.quit()
+    try:
+        yield driver
+    finally:
+        driver.quit()
 
 
-@pytest.fixture(scope="module")
-def server_url(tmp_path_factory):
+@contextlib.contextmanager
+def running_server(folder: Path) -> Iterator[str]:
+    """``talkface serve`` in a subprocess (its private directory under ``folder``); yields its URL.
+
+    On exit it is stopped with SIGTERM, and must have deleted its private directory.
+    """
     port = free_port()
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    env = dict(os.environ, TMPDIR=str(log.parent))
+    log = folder / "serve.log"
+    env = dict(os.environ, TMPDIR=str(folder))
     with open(log, "w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "talkface.cli", "serve", "--port", str(port), "--workers", "1"],
@@ -77,21 +89,34 @@ def server_url(tmp_path_factory):
         )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                assert response.status == 200
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"talkface serve did not start:\n{log.read_text()}")
-            time.sleep(0.5)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
-    leftovers = list(log.parent.glob("talkface-serve-*"))
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    assert response.status == 200
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"talkface serve did not start:\n{log.read_text()}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    leftovers = list(folder.glob("talkface-serve-*"))
     assert not leftovers, f"the private directory outlived the server: {leftovers}"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory):
+    with running_server(tmp_path_factory.mktemp("serve")) as url:
+        yield url
 
 
 def test_page_renders_an_uploaded_portrait_speaking_uploaded_speech(browser, server_url, tmp_path) -> None:
@@ -163,3 +188,51 @@ def test_a_bundled_example_speaks_typed_text(browser, server_url) -> None:
     size = browser.execute_script("return [arguments[0].videoWidth, arguments[0].videoHeight]", video)
     assert size == [512, 512]  # scikit-image's astronaut
     assert "frames, face found in" in browser.find_element(By.ID, "summary").text
+
+
+def envelope(samples: np.ndarray) -> np.ndarray:
+    """Loudness per 40 ms frame (25 fps), z-scored."""
+    hop = SAMPLE_RATE // FPS
+    frames = samples[: len(samples) // hop * hop].reshape(-1, hop)
+    rms = np.sqrt((frames**2).mean(1) + 1e-10)
+    return (rms - rms.mean()) / (rms.std() + 1e-9)
+
+
+def test_a_microphone_recording_drives_the_face(tmp_path) -> None:
+    """Chromium's fake microphone plays a shared speech file; the page records it and renders."""
+    portrait = data_file("image/woman_happy_sadtalker.png")
+    speech = data_file("audio/es_dreamtalk_spanish1.wav")  # 4.51 s
+    with (
+        running_server(tmp_path) as url,
+        chromium(
+            "--use-fake-ui-for-media-stream",  # grant the microphone without asking
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={speech}%noloop",
+        ) as browser,
+    ):
+        wait = WebDriverWait(browser, 180, poll_frequency=0.1)
+        browser.get(url)
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#audio button[aria-label='Record audio']"))
+        browser.find_element(By.CSS_SELECTOR, "#audio button[aria-label='Record audio']").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#audio .record-button")).pop().click()
+        stop = wait.until(
+            lambda d: [b for b in d.find_elements(By.CSS_SELECTOR, "#audio .stop-button") if b.is_displayed()]
+        )
+        time.sleep(5.0)
+        stop.pop().click()
+        link = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#audio a[download]")).pop()
+        recorded = tmp_path / "recorded.wav"
+        with urllib.request.urlopen(link.get_attribute("href"), timeout=30) as response:
+            recorded.write_bytes(response.read())
+        browser.find_element(By.CSS_SELECTOR, "#face input[type=file]").send_keys(str(portrait))
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#preview img[src]"))
+        browser.find_element(By.ID, "render").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#result video[src]"))
+        summary = browser.find_element(By.ID, "summary").text
+    # The recording is the speech file (up to a delay), and the video is as long as the recording.
+    got, want = envelope(load_audio(recorded)), envelope(load_audio(speech))
+    n = min(len(got), len(want)) - FPS
+    best = max(float(np.corrcoef(got[lag : lag + n], want[:n])[0, 1]) for lag in range(0, len(got) - n))
+    assert best > 0.8, f"the recording does not sound like {speech.name}: r = {best:.2f}"
+    frames = round(len(load_audio(recorded)) / SAMPLE_RATE * FPS)
+    assert f"{frames} frames, face found in {frames}" in summary, summary
