@@ -264,3 +264,12 @@ def test_serve_refuses_a_taken_port_in_one_line() -> None:
         )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip() == f"talkface: cannot listen on 127.0.0.1:{port} (Address already in use)"
+
+
+def test_the_api_documents_its_job_form(server) -> None:
+    _, client = server
+    spec = client.get("/v1/openapi.json").json()
+    form = spec["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert form["required"] == ["face"]
+    assert {"face", "audio", "text", "lang", "engine", "motion", "pads"} <= set(form["properties"])
+    assert client.get("/v1/docs").status_code == 200

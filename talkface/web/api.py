@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from talkface.pipeline import ENGINES, MOTIONS
 from talkface.web.config import ServeConfig
 from talkface.web.jobs import Job, JobManager
 from talkface.web.uploads import OPTION_FIELDS, RequestError, prepare_job
@@ -35,11 +36,42 @@ FORM_OVERHEAD = 1_000_000  # bytes of multipart framing and text fields allowed 
 FIELDS = ("face", "audio", "text", *OPTION_FIELDS)
 
 
+def _form_schema(config: ServeConfig) -> dict:
+    """OpenAPI description of the job form (parsed by hand, so FastAPI cannot infer it)."""
+    text = {"type": "string"}
+    properties = {
+        "face": {"type": "string", "format": "binary", "description": "photo or video of the face"},
+        "audio": {
+            "type": "string",
+            "format": "binary",
+            "description": "speech: any audio, or a video's sound",
+        },
+        "text": {
+            **text,
+            "description": f"speech as text for espeak-ng (at most {config.max_text_chars} chars)",
+        },
+        "lang": {
+            **text,
+            "default": "en",
+            "description": "language of text: en, zh, de, ... (espeak-ng voice)",
+        },
+        "engine": {**text, "enum": list(ENGINES), "default": "warp"},
+        "motion": {**text, "enum": list(MOTIONS), "default": "learned"},
+        "fps": {"type": "number", "default": 25, "description": "frame rate for a photo"},
+        "pads": {**text, "default": "0,0,0,0", "description": "top,bottom,left,right pixels"},
+        "nosmooth": {"type": "boolean", "default": False},
+        "loop": {"type": "boolean", "default": False},
+        "resize_factor": {"type": "integer", "default": 1},
+    }
+    schema = {"type": "object", "required": ["face"], "properties": properties}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
+
+
 def api_router(manager: JobManager, config: ServeConfig) -> APIRouter:
     """The ``/v1`` routes, serving ``manager``'s jobs under ``config``'s limits."""
     router = APIRouter(prefix="/v1")
 
-    @router.post("/jobs", status_code=202)
+    @router.post("/jobs", status_code=202, openapi_extra=_form_schema(config))
     async def create_job(request: Request) -> JSONResponse:
         """Multipart form: ``face`` (file), ``audio`` (file) or ``text`` + ``lang``, options."""
         length = request.headers.get("content-length")
@@ -91,7 +123,9 @@ def api_router(manager: JobManager, config: ServeConfig) -> APIRouter:
             raise RequestError(409, f"the job is {job.state}; its result is not ready")
         return FileResponse(job.result, media_type="video/mp4", filename=f"talkface-{job.id[:8]}.mp4")
 
-    @router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    @router.api_route(
+        "/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
+    )
     def not_found(rest: str) -> None:
         """Anything else under ``/v1``: a JSON 404 (not the page's HTML one)."""
         raise RequestError(404, "no such endpoint (see /v1/docs)")
