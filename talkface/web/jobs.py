@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import queue
 import shutil
+import signal
 import threading
 import time
 import uuid
@@ -245,6 +246,7 @@ def render_job(options: dict[str, Any], out: str, labels: dict[str, str], conn) 
     ``("done", summary)`` or ``("error", message)``. Messages name uploads by their field
     (``face: no face found in any frame``), never by a server path.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server, which ends its jobs itself
     from talkface.errors import TalkfaceError
     from talkface.pipeline import sync
 
