@@ -110,6 +110,10 @@ def test_a_job_runs_and_its_result_is_the_speech_long_mp4(server, portrait, spee
     # Everything the job wrote is inside the server's private directory, which only its owner reads.
     assert (srv.root.stat().st_mode & 0o077) == 0
     assert (srv.root / "jobs" / job["id"] / "result.mp4").is_file()
+    # The page's file route serves Gradio's cache only, not the job folders (the uploads).
+    for name in ("face", "audio", "result.mp4"):
+        leak = client.get(f"/gradio_api/file={srv.root / 'jobs' / job['id'] / name}")
+        assert leak.status_code in (403, 404), (name, leak.status_code)
 
 
 def test_twenty_jobs_at_once_are_queued_then_all_finish(server, portrait, one_second) -> None:

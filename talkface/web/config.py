@@ -22,7 +22,8 @@ class ServeConfig:
         max_seconds: longest speech, and longest face video, in seconds; longer gets 422.
         max_text_chars: longest text to speak; longer gets 422.
         checkpoint: Wav2Lip weights offered to the ``wav2lip`` engine (``None``: only ``warp``).
-        workdir: parent of the private temporary directory (default: the system's).
+        workdir: parent of the private temporary directory (default: the system's temp folder;
+            it must lie inside that folder, from where the page copies results to its cache).
     """
 
     host: str = "127.0.0.1"

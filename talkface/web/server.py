@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from talkface.errors import TalkfaceError
 from talkface.web.config import ServeConfig
 
 log = logging.getLogger("talkface.serve")
@@ -32,6 +33,9 @@ class Server:
         # Before gradio is imported: no analytics, no version check, uploads in our private folder.
         os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
         self.config = config
+        system_temp = Path(tempfile.gettempdir()).resolve()
+        if config.workdir is not None and not Path(config.workdir).resolve().is_relative_to(system_temp):
+            raise TalkfaceError(f"the work folder must be inside {system_temp}", config.workdir)
         self.root = Path(tempfile.mkdtemp(prefix="talkface-serve-", dir=config.workdir))  # mode 0700
         os.environ["GRADIO_TEMP_DIR"] = str(self.root / "gradio")
         try:
@@ -56,7 +60,9 @@ class Server:
                 page,
                 path="/",
                 max_file_size=config.max_upload_bytes,
-                allowed_paths=[str(self.root / "jobs"), str(self.root / "examples")],
+                # No allowed_paths: the page's file route serves only Gradio's own cache, never the
+                # job folders (uploads); results are copied into that cache from the system's temp
+                # folder, where the private directory lives.
                 footer_links=[],
                 theme=theme(),
             )
@@ -79,8 +85,6 @@ def serve(config: ServeConfig) -> None:
     import importlib.util
     import signal
     import socket
-
-    from talkface.errors import TalkfaceError
 
     if importlib.util.find_spec("gradio") is None:  # not imported yet: GRADIO_TEMP_DIR is set first
         raise TalkfaceError("talkface serve needs the web extra: pip install 'talkface[web]'")
