@@ -367,7 +367,7 @@ def _run(
     track = _Track(smooth=not nosmooth and not media.is_photo)
     store: _FrameStore | None = None
     spill = not media.is_photo and (media.n_frames_hint == 0 or media.n_frames_hint < n_out)
-    faces = written = 0
+    faces = 0
     photo = next(media.frames()) if media.is_photo else None  # kept pristine for every frame
     # Decode and track on a background thread (mediapipe releases the GIL), starting now.
     frames = tracked(iter([photo.copy()])) if media.is_photo else _Prefetch(tracked(media.frames()))
@@ -380,14 +380,13 @@ def _run(
                 write(engine.submit(i, rgb, lm))
 
             def write(done: list[Rendered]) -> None:
-                nonlocal faces, written
+                nonlocal faces
                 for frame, rendered in done:
                     writer.write(frame)
                     faces += rendered
-                    written += 1
                     progress.update()
                     if on_frame is not None:
-                        on_frame(written, n_out)
+                        on_frame(writer.n_frames, n_out)
 
             # Forward run: output frame i is source frame i.
             window: deque[tuple[int, np.ndarray]] = deque()

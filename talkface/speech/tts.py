@@ -87,17 +87,22 @@ def _load() -> dict:
     return _engine
 
 
+def _set_voice(lib, lang: str) -> str:
+    """Select the espeak-ng voice for ``lang`` (caller holds ``_lock``); return its name."""
+    voice = LANGUAGE_VOICES.get(lang.lower(), lang)
+    if not voice or lib.espeak_SetVoiceByName(voice.encode()) != 0:
+        raise TalkfaceError(f"unknown language {lang!r} (espeak-ng has no voice {voice!r})")
+    return voice
+
+
 def check_language(lang: str) -> str:
     """The espeak-ng voice for ``lang`` (see :data:`LANGUAGE_VOICES`).
 
     Raises:
         TalkfaceError: espeak-ng has no such voice.
     """
-    voice = LANGUAGE_VOICES.get(lang.lower(), lang)
     with _lock:
-        if not voice or _load()["lib"].espeak_SetVoiceByName(voice.encode()) != 0:
-            raise TalkfaceError(f"unknown language {lang!r} (espeak-ng has no voice {voice!r})")
-    return voice
+        return _set_voice(_load()["lib"], lang)
 
 
 def synthesize(text: str, lang: str = "en") -> tuple[np.ndarray, int, list[tuple[float, float, str]]]:
@@ -117,11 +122,10 @@ def synthesize(text: str, lang: str = "en") -> tuple[np.ndarray, int, list[tuple
     """
     if not text or not text.strip():
         raise TalkfaceError("text is empty")
-    voice = check_language(lang)
     with _lock:
         engine = _load()
         lib, rate = engine["lib"], engine["rate"]
-        lib.espeak_SetVoiceByName(voice.encode())
+        _set_voice(lib, lang)
         chunks: list[np.ndarray] = []
         events: list[tuple[int, str]] = []  # (sample offset, phoneme)
         done = [0]

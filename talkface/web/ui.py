@@ -17,7 +17,7 @@ from talkface.errors import TalkfaceError
 from talkface.pipeline import ENGINES, MOTIONS
 from talkface.web.config import ServeConfig
 from talkface.web.jobs import JobManager
-from talkface.web.uploads import RequestError, prepare_job
+from talkface.web.uploads import RequestError, parse_pads, prepare_job
 
 # Language codes offered in the menu (any espeak-ng voice may be typed in).
 LANGUAGES = ("en", "zh", "de", "fr", "es", "it", "pt", "ru", "ja", "ko", "hi", "ar")
@@ -99,12 +99,13 @@ def build_ui(manager: JobManager, config: ServeConfig, examples_dir: Path) -> gr
             from talkface.preview import face_preview
 
             try:
-                pad = tuple(int(p) for p in pads_text.replace(" ", ",").split(",") if p)
-                pad = pad if len(pad) == 4 else (0, 0, 0, 0)
+                pad = parse_pads(pads_text) if pads_text.strip() else (0, 0, 0, 0)
                 return face_preview(path, pads=pad, resize_factor=int(factor))
-            except (TalkfaceError, ValueError) as exc:
-                gr.Warning(_message(exc))
-                return None
+            except TalkfaceError as exc:
+                gr.Warning(f"face: {exc.problem}")
+            except RequestError as exc:
+                gr.Warning(exc.message)
+            return None
 
         def run(face_path, choice, audio_path, words, language, *options, progress=gr.Progress()):  # noqa: B008
             engine_name, motion_name, rate, pad, factor, still, cycle = options
@@ -162,9 +163,3 @@ def build_ui(manager: JobManager, config: ServeConfig, examples_dir: Path) -> gr
             concurrency_limit=None,  # the job manager's queue is the limit
         )
     return page
-
-
-def _message(exc: Exception) -> str:
-    if isinstance(exc, TalkfaceError):
-        return f"face: {exc.problem}"
-    return f"{exc}"

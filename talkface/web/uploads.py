@@ -144,11 +144,7 @@ def parse_options(fields: dict[str, str], config: ServeConfig) -> dict[str, Any]
     if fields.get("fps"):
         options["fps"] = _number("fps", fields["fps"], float, 1, 60)
     if fields.get("pads"):
-        parts = fields["pads"].replace(" ", ",").split(",")
-        parts = [p for p in parts if p]
-        if len(parts) != 4:
-            raise RequestError(422, "pads: give 4 integers: top,bottom,left,right (pixels)")
-        options["pads"] = tuple(_number("pads", p, int, -200, 200) for p in parts)
+        options["pads"] = parse_pads(fields["pads"])
     if fields.get("resize_factor"):
         options["resize_factor"] = _number("resize_factor", fields["resize_factor"], int, 1, 8)
     for name in ("nosmooth", "loop"):
@@ -159,6 +155,18 @@ def parse_options(fields: dict[str, str], config: ServeConfig) -> dict[str, Any]
     return options
 
 
+def parse_pads(text: str) -> tuple[int, int, int, int]:
+    """``"top,bottom,left,right"`` (commas or spaces) pixels, as ``sync --pads``.
+
+    Raises:
+        RequestError: 422 unless 4 integers in -200..200.
+    """
+    parts = [p for p in text.replace(" ", ",").split(",") if p]
+    if len(parts) != 4:
+        raise RequestError(422, "pads: give 4 integers: top,bottom,left,right (pixels)")
+    return tuple(_number("pads", p, int, -200, 200) for p in parts)
+
+
 def _number(field: str, text: str, kind: type, lo: float, hi: float):
     try:
         value = kind(text)
@@ -167,19 +175,6 @@ def _number(field: str, text: str, kind: type, lo: float, hi: float):
     if not lo <= value <= hi:
         raise RequestError(422, f"{field}: {value} is outside {lo}-{hi}")
     return value
-
-
-def copy_file(field: str, path: Path, dest: Path, max_bytes: int) -> int:
-    """:func:`store_upload` from a file on disk (the web page's uploads, which Gradio stores)."""
-    if not path.is_file():
-        raise RequestError(422, f"{field}: nothing was uploaded")
-    with open(path, "rb") as source:
-        return store_upload(field, source, dest, max_bytes)
-
-
-def remove_folder(folder: Path) -> None:
-    """Delete a job folder whose request was refused."""
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def prepare_job(
@@ -235,5 +230,5 @@ def prepare_job(
     except QueueFull:
         raise RequestError(429, "the queue is full; try again later") from None
     except BaseException:
-        remove_folder(folder)
+        shutil.rmtree(folder, ignore_errors=True)  # the request was refused
         raise
