@@ -1,10 +1,13 @@
 """The main job: face media + speech -> lip-synced MP4, streamed frame by frame.
 
-One pass: a background thread decodes and tracks the face in each frame, a window of
-:data:`LOOKAHEAD` frames waits so that gaps can be bridged and landmarks smoothed with future
-frames, then each frame is rendered and handed to the encoder thread. Only that window of frames
-is in memory (the smoothed landmarks, 3.8 KB per frame, are kept for the whole video). A video shorter than
-the speech must be replayed: its frames are then also spilled to an anonymous temporary file.
+One pass: a background thread decodes and tracks the face in each frame (up to
+:data:`PREFETCH_BYTES` of frames ahead), a window of :data:`LOOKAHEAD` frames waits so that gaps
+can be bridged and landmarks smoothed with future frames, then each frame is rendered and handed to
+the encoder thread. Frames stay in I420 (:class:`~talkface.media.frame.I420Frame`) from decoder to
+encoder; only the regions the tracker and the renderer read are converted to RGB. Only those
+queues of frames are in memory (the smoothed landmarks, 3.8 KB per frame, are kept for the whole
+video). A video shorter than the speech must be replayed: its frames are then also spilled to an
+anonymous temporary file.
 """
 
 from __future__ import annotations
@@ -31,12 +34,17 @@ from talkface.face.quiet import native_stderr_silenced
 from talkface.face.smooth import MAX_BRIDGE, bridge_gaps, smooth_frame
 from talkface.face.track import FaceTracker, FrameFace
 from talkface.media.audio import SAMPLE_RATE, Speech, load_audio, resample
+from talkface.media.frame import I420Frame
 from talkface.media.video import PRESETS, VIDEO_PRESET, FaceMedia, VideoWriter
 
 ENGINES = ("warp", "wav2lip")
 ACCELERATORS = ("bf16", "onnx", "none")  # how a neural engine runs
 MOTIONS = ("learned", "heuristic")
 LOOKAHEAD = MAX_BRIDGE + 4  # frames held back for gap bridging and smoothing
+# Decoded and tracked frames queued ahead of the renderer: while the speech is analysed at the
+# start, the tracker runs ahead, and later it absorbs uneven per-frame costs (32 frames at 720p).
+PREFETCH_BYTES = 64 << 20
+PREFETCH_FRAMES = (6, 32)  # at least, at most
 PROGRESS_DELAY = 1.0  # seconds before a progress bar appears
 
 
@@ -107,23 +115,24 @@ def load_speech(audio: str | Path | None = None, text: str | None = None, lang: 
 
 
 class _FrameStore:
-    """Raw RGB frames spilled to a temporary file, for replaying a video shorter than the speech."""
+    """Frames spilled to an anonymous temporary file, for replaying a video shorter than the speech."""
 
-    def __init__(self, shape: tuple[int, int, int]) -> None:
-        self.shape = shape
-        self.nbytes = int(np.prod(shape))
+    def __init__(self) -> None:
         fd, name = tempfile.mkstemp(prefix="talkface-frames-")
         os.unlink(name)  # anonymous: vanishes when closed
         self.fd = fd
+        self.shape: tuple[int, int] | None = None  # of the I420 array
         self.count = 0
 
-    def append(self, frame: np.ndarray) -> None:
-        os.pwrite(self.fd, np.ascontiguousarray(frame).tobytes(), self.count * self.nbytes)
+    def append(self, frame: I420Frame) -> None:
+        self.shape = frame.data.shape
+        os.pwrite(self.fd, np.ascontiguousarray(frame.data).tobytes(), self.count * frame.data.nbytes)
         self.count += 1
 
-    def __getitem__(self, i: int) -> np.ndarray:
-        data = os.pread(self.fd, self.nbytes, i * self.nbytes)
-        return np.frombuffer(data, np.uint8).reshape(self.shape)
+    def __getitem__(self, i: int) -> I420Frame:
+        """Frame ``i`` (read-only: copy it before drawing on it)."""
+        nbytes = int(np.prod(self.shape))
+        return I420Frame(np.frombuffer(os.pread(self.fd, nbytes, i * nbytes), np.uint8).reshape(self.shape))
 
     def close(self) -> None:
         os.close(self.fd)
@@ -294,7 +303,7 @@ class _Prefetch:
 
     _DONE = object()
 
-    def __init__(self, items: Iterator, size: int = 6) -> None:
+    def __init__(self, items: Iterator, size: int) -> None:
         self._items = items
         self._queue: queue.Queue = queue.Queue(maxsize=size)
         self._stop = threading.Event()
@@ -358,26 +367,32 @@ def _run(
     )
     trackers: list[FaceTracker] = []  # closed at the end
 
-    def tracked(frames: Iterator[np.ndarray]) -> Iterator[tuple[np.ndarray, FrameFace]]:
+    def tracked(frames: Iterator[I420Frame]) -> Iterator[tuple[I420Frame, FrameFace]]:
         # Built on the thread that uses it: mediapipe's start-up overlaps the speech analysis.
         trackers.append(FaceTracker(box=box, static=media.is_photo))
-        for rgb in frames:
-            yield rgb, trackers[0](rgb)
+        for frame in frames:
+            yield frame, trackers[0](frame)
 
     track = _Track(smooth=not nosmooth and not media.is_photo)
     store: _FrameStore | None = None
     spill = not media.is_photo and (media.n_frames_hint == 0 or media.n_frames_hint < n_out)
     faces = 0
-    photo = next(media.frames()) if media.is_photo else None  # kept pristine for every frame
+    # Frames stay in I420, as decoded and as encoded: only the regions read are converted to RGB.
+    photo = next(media.i420_frames()) if media.is_photo else None  # kept pristine for every frame
     # Decode and track on a background thread (mediapipe releases the GIL), starting now.
-    frames = tracked(iter([photo.copy()])) if media.is_photo else _Prefetch(tracked(media.frames()))
+    if media.is_photo:
+        frames = tracked(iter([photo.copy()]))
+    else:
+        frame_bytes = media.width * media.height * 3 // 2
+        ahead = int(np.clip(PREFETCH_BYTES // max(frame_bytes, 1), *PREFETCH_FRAMES))
+        frames = _Prefetch(tracked(media.i420_frames()), size=ahead)
     try:
         engine = build_engine()
         engine.prepare(speech, n_out, media.fps)
         with VideoWriter(out, media.width, media.height, media.fps, speech, preset) as writer:
 
-            def emit(i: int, rgb: np.ndarray, lm: np.ndarray | None) -> None:
-                write(engine.submit(i, rgb, lm))
+            def emit(i: int, frame: I420Frame, lm: np.ndarray | None) -> None:
+                write(engine.submit(i, frame, lm))
 
             def write(done: list[Rendered]) -> None:
                 nonlocal faces
@@ -389,13 +404,13 @@ def _run(
                         on_frame(writer.n_frames, n_out)
 
             # Forward run: output frame i is source frame i.
-            window: deque[tuple[int, np.ndarray]] = deque()
-            for j, (rgb, found) in enumerate(frames):
+            window: deque[tuple[int, I420Frame]] = deque()
+            for j, (frame, found) in enumerate(frames):
                 track.append(found)
                 if spill:
-                    store = store or _FrameStore(rgb.shape)
-                    store.append(rgb)
-                window.append((j, rgb))
+                    store = store or _FrameStore()
+                    store.append(frame)
+                window.append((j, frame))
                 while window and window[0][0] + LOOKAHEAD <= j:
                     k, frame = window.popleft()
                     emit(k, frame, track.finalise(k))
@@ -412,9 +427,11 @@ def _run(
             if n_source < n_out:
                 # A video whose header overstated its length was not spilled: decode it again.
                 if not media.is_photo and (store is None or store.count < n_source):
-                    store = _FrameStore((media.height, media.width, 3))
-                    for rgb in media.frames():
-                        store.append(rgb)
+                    if store is not None:
+                        store.close()
+                    store = _FrameStore()
+                    for frame in media.i420_frames():
+                        store.append(frame)
                 schedule = frame_schedule(n_source, n_out, loop)
                 for i in range(n_source, n_out):
                     k = int(schedule[i])

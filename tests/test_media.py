@@ -5,9 +5,11 @@ from __future__ import annotations
 import av
 import cv2
 import numpy as np
+import pytest
 from conftest import data_file
 
-from talkface.media.video import FaceMedia, _is_bt601_i420, i420_array
+from talkface.media.frame import I420Frame, crop_square
+from talkface.media.video import FaceMedia, _is_bt601_i420, i420_array, yuv420p_frame
 
 
 def test_i420_planes_and_round_trip() -> None:
@@ -30,6 +32,58 @@ def test_tagged_or_full_range_frames_use_swscale() -> None:
     assert not _is_bt601_i420(frame)
     rgb = next(FaceMedia(clip).frames())
     assert np.array_equal(rgb, frame.to_ndarray(format="rgb24"))
+
+
+def test_i420_frames_regions_and_paste_back_on_a_real_clip() -> None:
+    media = FaceMedia(data_file("video/grid_brbk7n.mpg"))  # 360x288, yuv420p
+    frame = next(media.i420_frames())
+    rgb = next(media.frames())
+    assert (frame.height, frame.width) == rgb.shape[:2] == (288, 360)
+    assert np.array_equal(frame.rgb()[0], rgb)
+    # A region is widened to even pixels and converts exactly as the whole frame does, but for
+    # the chroma rounding OpenCV applies at a region's edge (at most 1 level).
+    region, box = frame.rgb((101, 51, 250, 199))
+    assert box == (100, 50, 250, 200)
+    assert np.abs(region.astype(int) - rgb[50:200, 100:250]).max() <= 1
+    assert frame.rgb((-20, -20, 1000, 1000))[1] == (0, 0, 360, 288)
+    # Paste-back: luma changes only at the edited pixels, chroma only in their 2x2 blocks.
+    edited = frame.copy()
+    changed = np.zeros(region.shape[:2], bool)
+    changed[40:61, 31:90] = True
+    painted = region.copy()
+    painted[changed] = (250, 20, 20)
+    edited.paste_rgb(box, painted, changed)
+    y0, u0, v0 = frame.planes()
+    y1, u1, v1 = edited.planes()
+    full = np.zeros(y0.shape, bool)
+    full[50:200, 100:250] = changed
+    assert np.array_equal(y0[~full], y1[~full]) and not np.array_equal(y0[full], y1[full])
+    blocks = full.reshape(144, 2, 180, 2).any(axis=(1, 3))
+    assert np.array_equal(u0[~blocks], u1[~blocks]) and np.array_equal(v0[~blocks], v1[~blocks])
+    red = edited.rgb()[0][full].astype(int)
+    assert np.abs(red - (250, 20, 20)).mean() < 6
+    # The encoder's frame holds the same planes.
+    assert np.array_equal(yuv420p_frame(frame).to_ndarray(), frame.data)
+
+
+def test_i420_crop_matches_the_rgb_crop_even_past_the_frame_edge() -> None:
+    media = FaceMedia(data_file("video/grid_brbk7n.mpg"))
+    frame, rgb = next(media.i420_frames()), next(media.frames())
+    for x0, y0, side in ((80, 20, 200), (-60, -40, 300), (250, 150, 180)):
+        a, sq_a = crop_square(frame, x0, y0, side, 128)
+        b, sq_b = crop_square(rgb, x0, y0, side, 128)
+        assert sq_a == sq_b  # even corners and side: no rounding
+        # Chroma is scaled at half resolution: small differences on colour edges only.
+        assert np.abs(a.astype(int) - b).mean() < 1.5
+    assert crop_square(frame, 81, 21, 201, 128)[1] == (80, 20, 200)
+
+
+def test_i420_frame_rejects_wrong_shapes() -> None:
+    with pytest.raises(ValueError):
+        I420Frame(np.zeros((100, 100), np.uint8))  # rows not 1.5 x an even height
+    with pytest.raises(ValueError):
+        I420Frame(np.zeros((150, 101), np.uint8))  # odd width
+    assert I420Frame.from_rgb(np.zeros((101, 99, 3), np.uint8)).shape == (100, 98, 3)
 
 
 def test_smooth_frame_equals_gaussian_filter_of_its_run() -> None:

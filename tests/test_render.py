@@ -9,6 +9,7 @@ from conftest import data_file, read_frames
 from talkface.face.landmarks import mouth_aperture, mouth_width
 from talkface.face.quiet import native_stderr_silenced
 from talkface.face.track import FaceTracker
+from talkface.media.frame import I420Frame
 from talkface.media.video import FaceMedia
 from talkface.render.warp import WarpRenderer
 
@@ -36,6 +37,28 @@ def test_warp_reaches_target_aperture_and_keeps_other_pixels(name: str) -> None:
     assert measured[0] < 0.04
     assert measured[1] > measured[0] + 0.05 and measured[2] > measured[1] + 0.05
     assert abs(measured[2] - 0.2) < 0.07
+
+
+@pytest.mark.parametrize("name", ["video/grid_brbk7n.mpg", "image/woman_happy_sadtalker.png"])
+def test_warp_on_i420_frames_matches_rgb_and_keeps_decoded_values(name: str) -> None:
+    media = FaceMedia(data_file(name))
+    frame = next(media.i420_frames())
+    rgb = frame.rgb()[0]
+    lm = _landmarks(rgb)
+    for target in (0.0, 0.25):
+        expected, mask = WarpRenderer().render(rgb, lm, target, float(mouth_width(lm)), 0.3)
+        out = frame.copy()
+        WarpRenderer().render_i420(out, lm, target, float(mouth_width(lm)), 0.3)
+        # The same picture as rendering in RGB and encoding it (to 4:2:0) ...
+        got, want = out.rgb()[0].astype(int), I420Frame.from_rgb(expected).rgb()[0].astype(int)
+        assert np.abs(got - want).mean() < 0.1 and np.percentile(np.abs(got - want), 99.5) <= 2
+        # ... and outside the mask the frame keeps its decoded planes exactly.
+        y0, u0, v0 = frame.planes()
+        y1, u1, v1 = out.planes()
+        assert np.array_equal(y0[~mask], y1[~mask]) and not np.array_equal(y0, y1)
+        h, w = mask.shape
+        blocks = mask.reshape(h // 2, 2, w // 2, 2).any(axis=(1, 3))
+        assert np.array_equal(u0[~blocks], u1[~blocks]) and np.array_equal(v0[~blocks], v1[~blocks])
 
 
 def test_warp_closes_an_open_mouth() -> None:

@@ -12,8 +12,10 @@ from typing import Protocol
 import numpy as np
 
 from talkface.media.audio import Speech
+from talkface.media.frame import I420Frame
 
-Rendered = tuple[np.ndarray, bool]  # (RGB frame, whether a face was rendered in it)
+# (frame, whether a face was rendered in it); the frame is I420 or a (H, W, 3) uint8 RGB array.
+Rendered = tuple[I420Frame | np.ndarray, bool]
 
 
 class Engine(Protocol):
@@ -22,8 +24,12 @@ class Engine(Protocol):
     def prepare(self, speech: Speech, n_frames: int, fps: float) -> None:
         """Analyse the speech for ``n_frames`` output frames at ``fps`` frames/s."""
 
-    def submit(self, index: int, frame: np.ndarray, landmarks: np.ndarray | None) -> list[Rendered]:
-        """Give output frame ``index`` (``(H, W, 3)`` uint8 RGB, owned by the engine from now on)."""
+    def submit(
+        self, index: int, frame: I420Frame | np.ndarray, landmarks: np.ndarray | None
+    ) -> list[Rendered]:
+        """Give output frame ``index`` (an :class:`~talkface.media.frame.I420Frame` or a
+        ``(H, W, 3)`` uint8 RGB array, owned by the engine from now on) with its ``(478, 2)``
+        float32 pixel landmarks (``None``: no face, pass the frame through)."""
 
     def flush(self) -> list[Rendered]:
         """Return the frames still held back."""

@@ -9,6 +9,7 @@ import numpy as np
 from talkface.engines import Rendered
 from talkface.face.landmarks import mouth_width
 from talkface.media.audio import Speech
+from talkface.media.frame import I420Frame
 from talkface.motion.heuristic import heuristic_motion
 from talkface.motion.learned import DEFAULT_WEIGHTS, LearnedMotion
 from talkface.motion.visemes import viseme_motion
@@ -63,22 +64,24 @@ class WarpEngine:
         self.aperture = np.clip(mean_ap + std_ap * self.drive.opening, 0.0, MAX_APERTURE)
         self.width_gain = 1 + WIDTH_GAIN * np.clip(self.drive.width, -2.5, 2.5)
 
-    def submit(self, index: int, frame: np.ndarray, landmarks: np.ndarray | None) -> list[Rendered]:
+    def submit(
+        self, index: int, frame: I420Frame | np.ndarray, landmarks: np.ndarray | None
+    ) -> list[Rendered]:
         if landmarks is None:
             return [(frame, False)]
         width = float(mouth_width(landmarks))
         if self.rest_width is None:
             self.rest_width = width
         self.rest_width += REST_WIDTH_RATE * (width - self.rest_width)
-        self.renderer.render(
-            frame,
-            landmarks,
+        shape = (
             float(self.aperture[index]),
             self.rest_width * float(self.width_gain[index]),
             float(self.drive.rounding[index]),
-            inplace=True,
-            want_mask=False,
         )
+        if isinstance(frame, I420Frame):
+            self.renderer.render_i420(frame, landmarks, *shape)
+        else:
+            self.renderer.render(frame, landmarks, *shape, inplace=True, want_mask=False)
         return [(frame, True)]
 
     def flush(self) -> list[Rendered]:

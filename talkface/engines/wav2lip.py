@@ -23,6 +23,7 @@ from talkface.errors import TalkfaceError
 from talkface.face.landmarks import face_box
 from talkface.face.paste import feathered_mask, paste_back
 from talkface.media.audio import Speech
+from talkface.media.frame import I420Frame
 from talkface.models.checkpoint import load_checkpoint, read_state_dict
 from talkface.models.wav2lip import IMG_SIZE, Wav2Lip, Wav2LipConfig
 from talkface.speech.mel import MEL_STEP_SIZE, mel_window_start, melspectrogram
@@ -120,7 +121,7 @@ class Wav2LipEngine:
             self.generate = _eager(model)
         self.pads = pads if any(pads) else DEFAULT_PADS
         self.batch_size = batch_size
-        self.pending: list[tuple[int, np.ndarray, tuple[int, int, int, int] | None]] = []
+        self.pending: list[tuple[int, np.ndarray | I420Frame, tuple[int, int, int, int] | None]] = []
 
     def prepare(self, speech: Speech, n_frames: int, fps: float) -> None:
         """Compute the mel spectrogram once; windows are cut per frame."""
@@ -134,14 +135,20 @@ class Wav2LipEngine:
             return self.mel[:, -MEL_STEP_SIZE:]
         return self.mel[:, start : start + MEL_STEP_SIZE]
 
-    def face_box(self, frame: np.ndarray, landmarks: np.ndarray) -> tuple[int, int, int, int] | None:
+    def face_box(
+        self, frame: np.ndarray | I420Frame, landmarks: np.ndarray
+    ) -> tuple[int, int, int, int] | None:
         """``(x0, y0, x1, y1)`` pixel box of the face plus pads, clipped to the frame; ``None`` if
         under 8 pixels on a side."""
         box = face_box(landmarks, frame.shape, self.pads)
         return box if box[2] - box[0] >= 8 and box[3] - box[1] >= 8 else None
 
-    def submit(self, index: int, frame: np.ndarray, landmarks: np.ndarray | None) -> list[Rendered]:
+    def submit(
+        self, index: int, frame: np.ndarray | I420Frame, landmarks: np.ndarray | None
+    ) -> list[Rendered]:
         box = None if landmarks is None else self.face_box(frame, landmarks)
+        if box is not None and isinstance(frame, I420Frame):
+            frame = frame.rgb()[0]  # whole frame: a small cost beside the generator's
         self.pending.append((index, frame, box))
         if sum(b is not None for _, _, b in self.pending) >= self.batch_size:
             return self.flush()

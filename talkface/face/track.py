@@ -12,18 +12,44 @@ better judge of close-ups.
 
 from __future__ import annotations
 
+import sys
+import types
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 from talkface.face.landmarks import N_LANDMARKS
 from talkface.face.quiet import native_stderr_silenced
+from talkface.media.frame import I420Frame, crop_square
 
 MESH_CROP = 256  # pixels: side of the square crop the face mesh runs on
 CROP_SCALE = 1.9  # crop side / face box side
 REDETECT_EVERY = 50  # frames between periodic full-frame detections
 MIN_DETECTION_CONFIDENCE = 0.5
+
+
+def import_mediapipe() -> types.ModuleType:
+    """``import mediapipe``, without the matplotlib its drawing helpers import at load time.
+
+    ``mediapipe.python.solutions.drawing_utils`` imports ``matplotlib.pyplot`` for one plotting
+    function we never call: 0.7 of mediapipe's 1.0 s of import here. While mediapipe loads,
+    placeholder ``matplotlib`` modules stand in (only if matplotlib is not loaded yet) and are
+    removed afterwards, so a later ``import matplotlib`` gets the real one.
+    """
+    if "mediapipe" in sys.modules:
+        return sys.modules["mediapipe"]
+    stubs = {}
+    if "matplotlib" not in sys.modules:
+        for name in ("matplotlib", "matplotlib.pyplot"):
+            stubs[name] = sys.modules[name] = types.ModuleType(name)
+        stubs["matplotlib"].pyplot = stubs["matplotlib.pyplot"]
+    try:
+        import mediapipe
+    finally:
+        for name, stub in stubs.items():
+            if sys.modules.get(name) is stub:
+                del sys.modules[name]
+    return mediapipe
 
 
 @dataclass
@@ -48,7 +74,9 @@ class FaceTracker:
             detection is skipped and the mesh runs on a crop around it.
         static: treat every frame independently (photos).
 
-    Call it with one ``(H, W, 3)`` uint8 RGB frame at a time; it returns a :class:`FrameFace`.
+    Call it with one frame at a time, a ``(H, W, 3)`` uint8 RGB array or an
+    :class:`~talkface.media.frame.I420Frame` (then only the mesh crop is converted to RGB, and the
+    whole frame only when detection runs); it returns a :class:`FrameFace`.
     mediapipe logs to file descriptor 2 from its own threads: run it inside
     :func:`talkface.face.quiet.native_stderr_silenced` to keep a terminal clean.
     """
@@ -60,8 +88,7 @@ class FaceTracker:
 
     def __post_init__(self) -> None:
         with native_stderr_silenced():
-            import mediapipe as mp
-
+            mp = import_mediapipe()
         self._mp = mp
         self._near_detector = None  # short-range model, built when the full-range one first fails
         self._detector = mp.solutions.face_detection.FaceDetection(
@@ -78,7 +105,7 @@ class FaceTracker:
             self._near_detector.close()
         self._mesh.close()
 
-    def __call__(self, rgb: np.ndarray) -> FrameFace:
+    def __call__(self, rgb: np.ndarray | I420Frame) -> FrameFace:
         self._since_detect += 1
         if self._crop is not None and self._since_detect < REDETECT_EVERY:
             lm = self._mesh_on_crop(rgb, self._crop)
@@ -96,12 +123,13 @@ class FaceTracker:
             self._follow(lm)
         return FrameFace(lm, True)
 
-    def _detect(self, rgb: np.ndarray) -> tuple[float, float, float] | None:
+    def _detect(self, frame: np.ndarray | I420Frame) -> tuple[float, float, float] | None:
         """Crop (cx, cy, side) around the largest detected face, or None."""
-        h, w = rgb.shape[:2]
+        h, w = frame.shape[:2]
         if self.box is not None:
             top, bottom, left, right = self.box
             return (left + right) / 2, (top + bottom) / 2, CROP_SCALE * max(bottom - top, right - left) / 1.3
+        rgb = frame.rgb()[0] if isinstance(frame, I420Frame) else frame
         result = self._detector.process(rgb)
         if not result.detections:
             # The full-range model is made for faces far from the camera and scores some close-ups
@@ -119,21 +147,20 @@ class FaceTracker:
         side = CROP_SCALE * max(b.width * w, b.height * h)
         return cx, cy, side
 
-    def _mesh_on_crop(self, rgb: np.ndarray, crop: tuple[float, float, float]) -> np.ndarray | None:
+    def _mesh_on_crop(
+        self, frame: np.ndarray | I420Frame, crop: tuple[float, float, float]
+    ) -> np.ndarray | None:
         cx, cy, side = crop
-        scale = MESH_CROP / side
-        # Affine map from image to crop: x' = scale * (x - x0)
-        x0, y0 = cx - side / 2, cy - side / 2
-        m = np.array([[scale, 0, -scale * x0], [0, scale, -scale * y0]], np.float32)
-        patch = cv2.warpAffine(
-            rgb, m, (MESH_CROP, MESH_CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        patch, (x0, y0, side_px) = crop_square(
+            frame, int(round(cx - side / 2)), int(round(cy - side / 2)), int(round(side)), MESH_CROP
         )
         result = self._mesh.process(patch)
         if not result.multi_face_landmarks:
             return None
         pts = result.multi_face_landmarks[0].landmark
-        lm = np.array([(p.x, p.y) for p in pts], np.float32)[:N_LANDMARKS] * MESH_CROP
-        return lm / scale + np.array([x0, y0], np.float32)
+        # Normalised crop coordinates -> frame pixels (pixel edges, as mediapipe's are).
+        lm = np.array([(p.x, p.y) for p in pts], np.float32)[:N_LANDMARKS]
+        return lm * np.float32(side_px) + np.array([x0, y0], np.float32)
 
     def _follow(self, lm: np.ndarray) -> None:
         """Re-place the crop only when the face has moved or changed size noticeably."""

@@ -21,6 +21,7 @@ import numpy as np
 from talkface.face import landmarks as L
 from talkface.face.landmarks import mouth_aperture
 from talkface.face.paste import feathered_mask, paste_back
+from talkface.media.frame import Box, I420Frame
 
 
 def delaunay(points: np.ndarray) -> np.ndarray:
@@ -66,6 +67,7 @@ TEETH_SAMPLE_EVERY = 10  # open-mouth frames between teeth-colour samples
 # open mouth's interior has a median luma of 0.97x the skin's (0.64-1.49), and is warm.
 TEETH_LUMA_PER_SKIN = 1.2  # a little above the real median: lit front teeth read as white
 TEETH_TINT = np.array([1.12, 0.98, 0.86], np.float32)  # RGB over luma (luma 1.0)
+SKIN_POINTS = [4, 5, 195, 123, 352]  # nose tip and bridge, cheeks: where the skin colour is sampled
 _UP, _LO = np.array(L.UPPER_INNER), np.array(L.LOWER_INNER)
 # Outer-lip points (corners excluded) and the inner-lip point each one follows.
 _KEEP = [k for k, p in enumerate(L.UPPER_OUTER) if p not in (L.MOUTH_RIGHT, L.MOUTH_LEFT)]
@@ -241,6 +243,23 @@ class WarpRenderer:
             ``(out, mask)``: the ``(H, W, 3)`` uint8 frame and the ``(H, W)`` bool mask of pixels
             that may differ from ``frame`` (everything else is bit-identical), or ``None``.
         """
+        out = frame if inplace else frame.copy()
+        drawn = self._render(out, lm, aperture, width, rounding)
+        mask = np.zeros(frame.shape[:2], bool) if want_mask else None
+        if mask is not None and drawn is not None:
+            x0, y0, alpha = drawn
+            mask[y0 : y0 + alpha.shape[0], x0 : x0 + alpha.shape[1]] = alpha > 0
+        return out, mask
+
+    def _render(
+        self, frame: np.ndarray, lm: np.ndarray, aperture: float, width: float, rounding: float
+    ) -> tuple[int, int, np.ndarray] | None:
+        """Draw the target shape into ``frame`` in place (arguments as :meth:`render`).
+
+        Returns:
+            ``(x0, y0, alpha)``: the patch's top-left corner in pixels and its ``(h, w)`` float32
+            paste-back weights (pixels where ``alpha == 0`` are untouched), or ``None`` if nothing moved.
+        """
         self._ensure_topology(lm)
         h, w = frame.shape[:2]
         src, dst = self.target_points(lm, max(aperture, 0.0), width, float(np.clip(rounding, 0, 1)))
@@ -255,9 +274,8 @@ class WarpRenderer:
         x0, y0 = np.floor(corners.min(0)).astype(int)
         x1, y1 = np.ceil(corners.max(0)).astype(int) + 1
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-        mask = np.zeros((h, w), bool) if want_mask else None
         if x1 - x0 < 4 or y1 - y0 < 4:
-            return (frame if inplace else frame.copy()), mask
+            return None
         off = np.array([x0, y0], np.float32)
         pw, ph = x1 - x0, y1 - y0
         inner -= off
@@ -321,10 +339,41 @@ class WarpRenderer:
 
         hull = cv2.convexHull(src - off)
         alpha = feathered_mask(hull.reshape(-1, 2), (ph, pw), self.config.feather * iod)
-        out = paste_back(frame, warped, alpha, (x0, y0), inplace=inplace)
-        if mask is not None:
-            mask[y0:y1, x0:x1] = alpha > 0
-        return out, mask
+        paste_back(frame, warped, alpha, (x0, y0), inplace=True)
+        return x0, y0, alpha
+
+    def footprint(self, lm: np.ndarray) -> Box:
+        """``(x0, y0, x1, y1)`` pixel box holding every pixel :meth:`render` reads or writes for
+        these landmarks, whatever the target shape: the mesh with its fixed ring, the skin samples,
+        and a margin for the mouth interior's soft edge and bilinear sampling (not clipped)."""
+        iod = face_frame(lm)[3]
+        pts = np.concatenate([self._points(lm, iod), lm[SKIN_POINTS]])
+        margin = _interior_margin(iod) + 0.1 * iod + 2
+        (x0, y0), (x1, y1) = np.floor(pts.min(0) - margin), np.ceil(pts.max(0) + margin)
+        return int(x0), int(y0), int(x1), int(y1)
+
+    def render_i420(
+        self, frame: I420Frame, lm: np.ndarray, aperture: float, width: float, rounding: float = 0.0
+    ) -> None:
+        """:meth:`render` on an I420 frame, in place, converting only :meth:`footprint` to RGB and back.
+
+        Luma changes only at pixels of the mask, chroma only in 2x2 blocks holding one; the rest of
+        the frame keeps its exact decoded values. Arguments as :meth:`render`.
+        """
+        rgb, (bx0, by0, _, _) = frame.rgb(self.footprint(lm))
+        if rgb.size == 0:
+            return
+        drawn = self._render(rgb, lm - np.array([bx0, by0], np.float32), aperture, width, rounding)
+        if drawn is None:
+            return
+        px0, py0, alpha = drawn  # in the footprint's pixels
+        x0, y0, x1, y1 = frame.align(
+            (bx0 + px0, by0 + py0, bx0 + px0 + alpha.shape[1], by0 + py0 + alpha.shape[0])
+        )
+        changed = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        ox, oy = bx0 + px0 - x0, by0 + py0 - y0
+        changed[oy : oy + alpha.shape[0], ox : ox + alpha.shape[1]] = alpha > 0
+        frame.paste_rgb((x0, y0, x1, y1), rgb[y0 - by0 : y1 - by0, x0 - bx0 : x1 - bx0], changed)
 
     def _smooth_field(
         self, disp_x: np.ndarray, disp_y: np.ndarray, dst: np.ndarray, iod: float
@@ -426,7 +475,7 @@ class WarpRenderer:
         # The red of the lips: midway between their inner and outer contours, away from the corners.
         mid_lip = (lm[_UP_OUT] + lm[_UP_IN_OF_OUT]) / 2, (lm[_LO_OUT] + lm[_LO_IN_OF_OUT]) / 2
         lip = np.median(pixels(np.concatenate(mid_lip)), axis=0)
-        skin = pixels(lm[[4, 5, 195, 123, 352]]).mean(0)
+        skin = pixels(lm[SKIN_POINTS]).mean(0)
         cavity = lip * 0.2 + np.array([6, 1, 1], np.float32)
         teeth = self._teeth
         if teeth is None:  # a warm off-white as bright as real teeth are next to this face's skin

@@ -1,0 +1,202 @@
+"""Video frames kept as decoded, in I420 (YUV 4:2:0), and turned into RGB only where they are read.
+
+libx264 encodes ``yuv420p`` and most videos decode to it, so a frame whose face is never touched
+need not be converted at all, and a rendered frame needs RGB only around the lower face. At 720p a
+full-frame conversion costs about 0.75 ms each way on one core; the regions the tracker and the warp
+renderer read are a fraction of that. Conversions use OpenCV's BT.601 limited-range I420 <-> RGB,
+whose round trip returns an untouched pixel unchanged but for rare off-by-one values.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+Box = tuple[int, int, int, int]  # (x0, y0, x1, y1) pixels, x1/y1 exclusive
+
+
+class I420Frame:
+    """One frame as a ``(height * 3 // 2, width)`` uint8 I420 array: the Y plane, then U, then V.
+
+    This is the layout of OpenCV's ``COLOR_YUV2RGB_I420`` and of PyAV's ``yuv420p`` frames. Width
+    and height are even. The frame owns ``data`` (edits through :meth:`paste_rgb` change it).
+
+    Args:
+        data: the I420 array.
+
+    Raises:
+        ValueError: ``data`` is not a 2-D uint8 array of even width and of 1.5 x an even height.
+    """
+
+    __slots__ = ("data", "height", "width")
+
+    def __init__(self, data: np.ndarray) -> None:
+        rows, width = data.shape if data.ndim == 2 else (0, 0)
+        height = rows * 2 // 3
+        if data.dtype != np.uint8 or width % 2 or height % 2 or height * 3 // 2 != rows or not width:
+            raise ValueError(f"not an I420 array of even size: shape {data.shape}, dtype {data.dtype}")
+        self.data = data
+        self.height, self.width = height, width
+
+    @classmethod
+    def from_rgb(cls, rgb: np.ndarray) -> I420Frame:
+        """Convert a ``(H, W, 3)`` uint8 RGB frame (an odd row or column at the end is dropped)."""
+        h, w = rgb.shape[0] // 2 * 2, rgb.shape[1] // 2 * 2
+        return cls(cv2.cvtColor(np.ascontiguousarray(rgb[:h, :w]), cv2.COLOR_RGB2YUV_I420))
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(height, width, 3)``: the shape of the frame in RGB."""
+        return self.height, self.width, 3
+
+    def copy(self) -> I420Frame:
+        """A frame with its own copy of the pixels."""
+        return I420Frame(self.data.copy())
+
+    def planes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Views ``(Y, U, V)`` of shapes ``(H, W)``, ``(H/2, W/2)``, ``(H/2, W/2)``."""
+        h, w = self.height, self.width
+        flat = self.data.reshape(-1)
+        n, q = h * w, h * w // 4
+        return (
+            flat[:n].reshape(h, w),
+            flat[n : n + q].reshape(h // 2, w // 2),
+            flat[n + q : n + 2 * q].reshape(h // 2, w // 2),
+        )
+
+    def rgb(self, box: Box | None = None) -> tuple[np.ndarray, Box]:
+        """RGB pixels of ``box`` (the whole frame if ``None``), widened to even coordinates.
+
+        Args:
+            box: ``(x0, y0, x1, y1)`` pixels; clipped to the frame.
+
+        Returns:
+            ``(rgb, box)``: the ``(y1 - y0, x1 - x0, 3)`` uint8 RGB array (a new array) and the
+            even-aligned, clipped box it covers (empty box: a ``(0, 0, 3)`` array).
+        """
+        x0, y0, x1, y1 = self.align(box)
+        if x1 <= x0 or y1 <= y0:
+            return np.zeros((0, 0, 3), np.uint8), (x0, y0, x0, y0)
+        if (x0, y0, x1, y1) == (0, 0, self.width, self.height):
+            return cv2.cvtColor(self.data, cv2.COLOR_YUV2RGB_I420), (x0, y0, x1, y1)
+        y, u, v = self.planes()
+        return cv2.cvtColor(_pack(y[y0:y1, x0:x1], u, v, (x0, y0, x1, y1)), cv2.COLOR_YUV2RGB_I420), (
+            x0,
+            y0,
+            x1,
+            y1,
+        )
+
+    def paste_rgb(self, box: Box, rgb: np.ndarray, changed: np.ndarray) -> None:
+        """Write the RGB pixels of ``box`` back where ``changed`` (in place).
+
+        Luma is written only at changed pixels, chroma only in the 2x2 blocks that hold one, so the
+        rest of the frame keeps its exact decoded values.
+
+        Args:
+            box: an even-aligned box inside the frame, as returned by :meth:`rgb` or :meth:`align`.
+            rgb: ``(y1 - y0, x1 - x0, 3)`` uint8 RGB.
+            changed: ``(y1 - y0, x1 - x0)`` bool or uint8 (non-zero: edited) mask.
+
+        Raises:
+            ValueError: ``box`` is not even-aligned or the arrays do not fit it.
+        """
+        x0, y0, x1, y1 = box
+        h, w = y1 - y0, x1 - x0
+        if (x0 | y0 | x1 | y1) % 2 or rgb.shape != (h, w, 3) or changed.shape != (h, w) or not h or not w:
+            raise ValueError(f"box {box} is not even-aligned or does not fit arrays of shape {rgb.shape}")
+        mask = cv2.compare(changed.view(np.uint8), 0, cv2.CMP_GT)  # 255 where edited
+        # A 2x2 block holds an edited pixel where its mean is non-zero (>= 255 / 4).
+        block = cv2.resize(mask, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+        sub = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420).reshape(-1)
+        n, q = h * w, h * w // 4
+        y, u, v = self.planes()
+        cv2.copyTo(sub[:n].reshape(h, w), mask, y[y0:y1, x0:x1])
+        cv2.copyTo(sub[n : n + q].reshape(h // 2, w // 2), block, u[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2])
+        cv2.copyTo(sub[n + q :].reshape(h // 2, w // 2), block, v[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2])
+
+    def crop_rgb(self, x0: int, y0: int, side: int, size: int) -> tuple[np.ndarray, tuple[int, int, int]]:
+        """The square ``[x0, x0 + side) x [y0, y0 + side)`` scaled to ``size`` x ``size`` RGB.
+
+        Parts outside the frame repeat its edge pixels. Coordinates are rounded down to even values
+        (a shift of at most one pixel) so that chroma lines up; the caller maps results back with
+        the returned square, not the requested one.
+
+        Args:
+            x0, y0: top-left corner in pixels (may be negative).
+            side: side of the square in pixels (> 0).
+            size: output side in pixels (even).
+
+        Returns:
+            ``(rgb, (x0, y0, side))``: ``(size, size, 3)`` uint8 RGB, scaled bilinearly
+            (``cv2.INTER_LINEAR``), and the square it shows.
+        """
+        x0, y0, side = x0 // 2 * 2, y0 // 2 * 2, max(2, side // 2 * 2)
+        out = np.empty((size * 3 // 2, size), np.uint8).reshape(-1)
+        n, q = size * size, size * size // 4
+        targets = (out[:n].reshape(size, size), out[n : n + q].reshape(size // 2, size // 2), out[n + q :])
+        for k, plane in enumerate(self.planes()):
+            f = 1 if k == 0 else 2  # chroma planes are half size
+            region = _square(plane, x0 // f, y0 // f, side // f)
+            dsize = (size // f, size // f)
+            targets[k].reshape(dsize[::-1])[:] = cv2.resize(region, dsize, interpolation=cv2.INTER_LINEAR)
+        return cv2.cvtColor(out.reshape(size * 3 // 2, size), cv2.COLOR_YUV2RGB_I420), (x0, y0, side)
+
+    def align(self, box: Box | None) -> Box:
+        """``box`` widened to even coordinates and clipped to the frame (``None``: the whole frame)."""
+        if box is None:
+            return 0, 0, self.width, self.height
+        x0, y0, x1, y1 = (int(v) for v in box)
+        x0, y0 = max(0, x0 // 2 * 2), max(0, y0 // 2 * 2)
+        x1, y1 = min(self.width, -(-x1 // 2) * 2), min(self.height, -(-y1 // 2) * 2)
+        return x0, y0, max(x0, x1), max(y0, y1)
+
+
+def crop_square(
+    frame: np.ndarray | I420Frame, x0: int, y0: int, side: int, size: int
+) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """The square ``[x0, x0 + side) x [y0, y0 + side)`` of an RGB or I420 frame, scaled to ``size``.
+
+    Edge pixels repeat outside the frame; bilinear scaling. For an :class:`I420Frame` the corner
+    and side are first rounded down to even values (see :meth:`I420Frame.crop_rgb`).
+
+    Returns:
+        ``(rgb, (x0, y0, side))``: ``(size, size, 3)`` uint8 RGB and the square it shows, in pixels.
+    """
+    if isinstance(frame, I420Frame):
+        return frame.crop_rgb(x0, y0, side, size)
+    side = max(1, side)
+    return cv2.resize(_square(frame, x0, y0, side), (size, size), interpolation=cv2.INTER_LINEAR), (
+        x0,
+        y0,
+        side,
+    )
+
+
+def _square(plane: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
+    """``plane[y0:y0+side, x0:x0+side]``, edge-replicated where it leaves the plane (a view if inside)."""
+    h, w = plane.shape[:2]
+    cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x0 + side, w), min(y0 + side, h)
+    if cx1 <= cx0 or cy1 <= cy0:  # wholly outside: the nearest edge pixel everywhere
+        edge = plane[min(max(y0, 0), h - 1), min(max(x0, 0), w - 1)]
+        return np.full((side, side) + plane.shape[2:], edge, plane.dtype)
+    inner = plane[cy0:cy1, cx0:cx1]
+    if (cx0, cy0, cx1, cy1) == (x0, y0, x0 + side, y0 + side):
+        return inner
+    top, left = cy0 - y0, cx0 - x0
+    return cv2.copyMakeBorder(
+        inner, top, side - top - (cy1 - cy0), left, side - left - (cx1 - cx0), cv2.BORDER_REPLICATE
+    )
+
+
+def _pack(y: np.ndarray, u: np.ndarray, v: np.ndarray, box: Box) -> np.ndarray:
+    """Contiguous ``(h * 3 // 2, w)`` I420 array of an even-aligned ``box`` (``y`` already cut)."""
+    x0, y0, x1, y1 = box
+    h, w = y1 - y0, x1 - x0
+    out = np.empty((h * 3 // 2, w), np.uint8)
+    flat = out.reshape(-1)
+    n, q = h * w, h * w // 4
+    flat[:n].reshape(h, w)[:] = y
+    flat[n : n + q].reshape(h // 2, w // 2)[:] = u[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2]
+    flat[n + q :].reshape(h // 2, w // 2)[:] = v[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2]
+    return out
