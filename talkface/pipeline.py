@@ -42,9 +42,9 @@ ACCELERATORS = ("bf16", "onnx", "none")  # how a neural engine runs
 MOTIONS = ("learned", "heuristic")
 LOOKAHEAD = MAX_BRIDGE + 4  # frames held back for gap bridging and smoothing
 # Decoded and tracked frames queued ahead of the renderer: while the speech is analysed at the
-# start, the tracker runs ahead, and later it absorbs uneven per-frame costs (32 frames at 720p).
-PREFETCH_BYTES = 64 << 20
-PREFETCH_FRAMES = (6, 32)  # at least, at most
+# start, the tracker runs ahead, and later it absorbs uneven per-frame costs (48 frames at 720p).
+PREFETCH_BYTES = 96 << 20
+PREFETCH_FRAMES = (6, 48)  # at least, at most
 PROGRESS_DELAY = 1.0  # seconds before a progress bar appears
 
 

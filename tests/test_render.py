@@ -61,6 +61,20 @@ def test_warp_on_i420_frames_matches_rgb_and_keeps_decoded_values(name: str) -> 
         assert np.array_equal(u0[~blocks], u1[~blocks]) and np.array_equal(v0[~blocks], v1[~blocks])
 
 
+def test_landmarks_read_from_wire_bytes_equal_the_slow_path() -> None:
+    from talkface.face.track import import_mediapipe, landmark_array
+
+    with native_stderr_silenced():
+        mesh = import_mediapipe().solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True)
+        found = mesh.process(next(FaceMedia(data_file("video/grid_brbk7n.mpg")).frames()))
+        mesh.close()
+    points = found.multi_face_landmarks[0]
+    slow = np.array([(p.x, p.y) for p in points.landmark], np.float32)
+    assert slow.shape == (478, 2) and np.array_equal(landmark_array(points), slow)
+    points.landmark[7].visibility = 0.5  # another layout: read point by point
+    assert np.array_equal(landmark_array(points), slow)
+
+
 def test_warp_closes_an_open_mouth() -> None:
     frames = read_frames(data_file("video/hdtf_katiehill_WDA_000.mp4"))
     apertures = []

@@ -52,6 +52,40 @@ def import_mediapipe() -> types.ModuleType:
     return mediapipe
 
 
+# A NormalizedLandmark with x, y and z set, as protobuf serialises it inside its list: field 1
+# (length-delimited, 15 bytes), then the three floats (fields 1-3, fixed32), each after its tag.
+_LANDMARK_WIRE = np.dtype(
+    [
+        ("tag", "u1"),
+        ("size", "u1"),
+        ("tx", "u1"),
+        ("x", "<f4"),
+        ("ty", "u1"),
+        ("y", "<f4"),
+        ("tz", "u1"),
+        ("z", "<f4"),
+    ]
+)
+_LANDMARK_TAGS = (0x0A, 0x0F, 0x0D, 0x15, 0x1D)
+
+
+def landmark_array(landmarks) -> np.ndarray:
+    """``(n, 2)`` float32 normalised (x, y) of a mediapipe ``NormalizedLandmarkList``.
+
+    Read from the list's serialised bytes (0.04 ms for the 478-point mesh) rather than point by
+    point in Python (0.37 ms); any list not laid out as expected (a coordinate of exactly 0 is
+    left out by protobuf, visibility set) takes the slow path.
+    """
+    data = landmarks.SerializeToString()
+    n = len(data) // _LANDMARK_WIRE.itemsize
+    if n and n * _LANDMARK_WIRE.itemsize == len(data):
+        wire = np.frombuffer(data, _LANDMARK_WIRE)
+        tags = (wire["tag"], wire["size"], wire["tx"], wire["ty"], wire["tz"])
+        if all((t == v).all() for t, v in zip(tags, _LANDMARK_TAGS, strict=True)):
+            return np.stack([wire["x"], wire["y"]], axis=1)
+    return np.array([(p.x, p.y) for p in landmarks.landmark], np.float32).reshape(-1, 2)
+
+
 @dataclass
 class FrameFace:
     """What the tracker found in one frame.
@@ -157,9 +191,8 @@ class FaceTracker:
         result = self._mesh.process(patch)
         if not result.multi_face_landmarks:
             return None
-        pts = result.multi_face_landmarks[0].landmark
         # Normalised crop coordinates -> frame pixels (pixel edges, as mediapipe's are).
-        lm = np.array([(p.x, p.y) for p in pts], np.float32)[:N_LANDMARKS]
+        lm = landmark_array(result.multi_face_landmarks[0])[:N_LANDMARKS]
         return lm * np.float32(side_px) + np.array([x0, y0], np.float32)
 
     def _follow(self, lm: np.ndarray) -> None:

@@ -518,12 +518,20 @@ class WarpRenderer:
         for edge in (0.0, 0.085, 0.15, 0.205):
             for sgn in (1,) if edge == 0 else (1, -1):
                 gaps = np.maximum(gaps, np.exp(-(((x_face - sgn * edge) / 0.0045) ** 2)))
-        shade = (shade * (1 - 0.15 * gaps))[..., None]
+        shade = shade * (1 - 0.15 * gaps)
         base = cavity * (0.6 + 0.4 * np.clip(1 - x_rel**2, 0, 1))[..., None]  # (1, w, 3)
-        interior = base + (teeth * shade - base) * m_up[..., None]
-        interior += (teeth * 0.75 * shade - interior) * (0.35 * m_lo[..., None])
         m_soft = cv2.GaussianBlur(m_in, (0, 0), sigmaX=max(0.6, 0.004 * iod))
-        sub += (interior - sub) * np.minimum(m_in, m_soft)[..., None]
+        m = np.minimum(m_in, m_soft)
+        # Three blends: upper teeth (teeth * shade) over the cavity (base) with weight m_up, lower
+        # teeth (at 0.75 of that) over the result with 0.35 m_lo, the interior over the warped lips
+        # with m. Expanded into one weighted sum of sub, base and teeth (per-pixel weights computed
+        # in 2-D: a third of the passes over the colour patch).
+        lo = 0.35 * m_lo
+        w_base = (1 - m_up) * (1 - lo) * m
+        w_teeth = (m_up * (1 - lo) + 0.75 * lo) * shade * m
+        sub *= (1 - m)[..., None]
+        sub += base * w_base[..., None]
+        sub += w_teeth[..., None] * teeth
         # Where the lips (nearly) meet, a soft dark seam: the shadow line of a closed mouth, which also
         # hides source pixels (teeth) that the inner-lip landmarks did not quite enclose.
         closed = float(np.clip(1 - aperture / 0.04, 0, 1))
