@@ -3,7 +3,9 @@
 The 720p inputs are made from a shared 512x512 clip (scaled to 720 lines, padded to 1280 wide,
 played forwards and backwards until long enough) with the first 20 s / 60 s of a shared speech
 recording. Each measurement runs `talkface sync` in a fresh process; peak RSS is that process's high-water
-mark ``VmHWM`` (kB, from /proc). Prints a table and the command that made it.
+mark ``VmHWM`` (kB, from /proc). With ``--repeat N`` the lengths are run in turn N times (so a
+slow spell of a shared machine hits both alike) and the table gives the fastest, median and
+slowest real-time factor. Prints the table and the command that made it.
 
     .venv/bin/python benchmarks/speed.py [--data ../shared/data] [--seconds 20 60] [--repeat 1]
 """
@@ -74,25 +76,36 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     p.add_argument("--seconds", type=float, nargs="+", default=[20.0, 60.0])
-    p.add_argument("--repeat", type=int, default=1, help="runs per length; the fastest is reported")
+    p.add_argument("--repeat", type=int, default=1, help="runs per length (fastest, median, slowest)")
     args = p.parse_args()
     print(f"$ {' '.join([Path(sys.executable).name, *sys.argv])}")
     print(f"input: {CLIP} scaled+padded to 1280x720 @ 25 fps; speech: first N s of {SPEECH}")
-    rows = []
+    runs: dict[float, list[tuple[float, float]]] = {seconds: [] for seconds in args.seconds}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for seconds in args.seconds:
-            face = make_720p(args.data / CLIP, seconds, tmp / f"face{seconds:g}.mp4")
-            audio = cut_audio(args.data / SPEECH, seconds, tmp / f"speech{seconds:g}.wav")
-            runs = [measure(face, audio, tmp / "out.mp4") for _ in range(args.repeat)]
-            wall = min(r[0] for r in runs)
-            rss = max(r[1] for r in runs)
-            rows.append((seconds, wall, wall / seconds, rss))
-    print(f"{'speech s':>9} {'wall s':>8} {'RTF':>6} {'peak RSS MiB':>13}")
-    for seconds, wall, rtf, rss in rows:
-        print(f"{seconds:9.1f} {wall:8.2f} {rtf:6.3f} {rss:13.0f}")
-    if len(rows) > 1:
-        print(f"peak RSS {rows[-1][0]:g} s vs {rows[0][0]:g} s: {100 * (rows[-1][3] / rows[0][3] - 1):+.1f}%")
+        inputs = {
+            seconds: (
+                make_720p(args.data / CLIP, seconds, tmp / f"face{seconds:g}.mp4"),
+                cut_audio(args.data / SPEECH, seconds, tmp / f"speech{seconds:g}.wav"),
+            )
+            for seconds in args.seconds
+        }
+        for _ in range(args.repeat):
+            for seconds, (face, audio) in inputs.items():
+                runs[seconds].append(measure(face, audio, tmp / "out.mp4"))
+    header = ("speech s", "runs", "wall s best", "RTF best", "median", "worst", "peak RSS MiB")
+    print(" ".join(f"{h:>{w}}" for h, w in zip(header, (9, 5, 12, 9, 7, 6, 13), strict=True)))
+    rss = {}
+    for seconds, results in runs.items():
+        rtf = np.array([wall for wall, _ in results]) / seconds
+        rss[seconds] = max(r for _, r in results)
+        print(
+            f"{seconds:9.1f} {len(results):5d} {rtf.min() * seconds:12.2f} {rtf.min():9.3f} "
+            f"{np.median(rtf):7.3f} {rtf.max():6.3f} {rss[seconds]:13.0f}"
+        )
+    if len(rss) > 1:
+        first, last = min(rss), max(rss)
+        print(f"peak RSS {last:g} s vs {first:g} s: {100 * (rss[last] / rss[first] - 1):+.1f}%")
     print(f"({os.cpu_count()} CPUs; wall includes process start-up and imports)")
 
 

@@ -46,22 +46,24 @@ def test_i420_frames_regions_and_paste_back_on_a_real_clip() -> None:
     assert box == (100, 50, 250, 200)
     assert np.abs(region.astype(int) - rgb[50:200, 100:250]).max() <= 1
     assert frame.rgb((-20, -20, 1000, 1000))[1] == (0, 0, 360, 288)
-    # Paste-back: luma changes only at the edited pixels, chroma only in their 2x2 blocks.
+    # Blending a patch (at odd pixels): luma changes only where alpha > 0, chroma only in the
+    # 2x2 blocks holding such a pixel, and where alpha is 1 the frame takes the patch's colour.
     edited = frame.copy()
-    changed = np.zeros(region.shape[:2], bool)
-    changed[40:61, 31:90] = True
-    painted = region.copy()
-    painted[changed] = (250, 20, 20)
-    edited.paste_rgb(box, painted, changed)
+    alpha = np.zeros((71, 99), np.float32)
+    alpha[10:50, 20:80] = 1.0
+    alpha[50:60, 20:80] = np.linspace(1, 0, 10, dtype=np.float32)[:, None]  # a soft edge
+    edited.blend_rgb(101, 51, np.full((71, 99, 3), (250, 20, 20), np.uint8), alpha)
     y0, u0, v0 = frame.planes()
     y1, u1, v1 = edited.planes()
     full = np.zeros(y0.shape, bool)
-    full[50:200, 100:250] = changed
+    full[51:122, 101:200] = alpha > 0
     assert np.array_equal(y0[~full], y1[~full]) and not np.array_equal(y0[full], y1[full])
     blocks = full.reshape(144, 2, 180, 2).any(axis=(1, 3))
     assert np.array_equal(u0[~blocks], u1[~blocks]) and np.array_equal(v0[~blocks], v1[~blocks])
-    red = edited.rgb()[0][full].astype(int)
-    assert np.abs(red - (250, 20, 20)).mean() < 6
+    red = edited.rgb()[0][62:100, 122:180].astype(int)  # inside alpha == 1, away from its edge
+    assert np.abs(red - (250, 20, 20)).max() <= 3
+    with pytest.raises(ValueError):
+        edited.blend_rgb(300, 250, np.zeros((71, 99, 3), np.uint8), alpha)  # leaves the frame
     # The encoder's frame holds the same planes.
     assert np.array_equal(yuv420p_frame(frame).to_ndarray(), frame.data)
 

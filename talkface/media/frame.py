@@ -19,7 +19,7 @@ class I420Frame:
     """One frame as a ``(height * 3 // 2, width)`` uint8 I420 array: the Y plane, then U, then V.
 
     This is the layout of OpenCV's ``COLOR_YUV2RGB_I420`` and of PyAV's ``yuv420p`` frames. Width
-    and height are even. The frame owns ``data`` (edits through :meth:`paste_rgb` change it).
+    and height are even. The frame owns ``data`` (:meth:`blend_rgb` changes it).
 
     Args:
         data: the I420 array.
@@ -74,46 +74,49 @@ class I420Frame:
             ``(rgb, box)``: the ``(y1 - y0, x1 - x0, 3)`` uint8 RGB array (a new array) and the
             even-aligned, clipped box it covers (empty box: a ``(0, 0, 3)`` array).
         """
-        x0, y0, x1, y1 = self.align(box)
+        box = x0, y0, x1, y1 = self.align(box)
         if x1 <= x0 or y1 <= y0:
             return np.zeros((0, 0, 3), np.uint8), (x0, y0, x0, y0)
-        if (x0, y0, x1, y1) == (0, 0, self.width, self.height):
-            return cv2.cvtColor(self.data, cv2.COLOR_YUV2RGB_I420), (x0, y0, x1, y1)
+        if box == (0, 0, self.width, self.height):
+            return cv2.cvtColor(self.data, cv2.COLOR_YUV2RGB_I420), box
         y, u, v = self.planes()
-        return cv2.cvtColor(_pack(y[y0:y1, x0:x1], u, v, (x0, y0, x1, y1)), cv2.COLOR_YUV2RGB_I420), (
-            x0,
-            y0,
-            x1,
-            y1,
-        )
+        return cv2.cvtColor(_pack(y[y0:y1, x0:x1], u, v, box), cv2.COLOR_YUV2RGB_I420), box
 
-    def paste_rgb(self, box: Box, rgb: np.ndarray, changed: np.ndarray) -> None:
-        """Write the RGB pixels of ``box`` back where ``changed`` (in place).
+    def blend_rgb(self, x0: int, y0: int, patch: np.ndarray, alpha: np.ndarray) -> None:
+        """Blend an RGB patch into the frame in place: ``alpha * patch + (1 - alpha) * frame``.
 
-        Luma is written only at changed pixels, chroma only in the 2x2 blocks that hold one, so the
-        rest of the frame keeps its exact decoded values.
+        The patch is converted to YUV and blended plane by plane (half the samples of an RGB
+        blend): luma per pixel, chroma per 2x2 block with the block's mean ``alpha``. Where
+        ``alpha`` is 0 (for chroma: in the whole block) the frame keeps its exact values.
 
         Args:
-            box: an even-aligned box inside the frame, as returned by :meth:`rgb` or :meth:`align`.
-            rgb: ``(y1 - y0, x1 - x0, 3)`` uint8 RGB.
-            changed: ``(y1 - y0, x1 - x0)`` bool or uint8 (non-zero: edited) mask.
+            x0, y0: top-left pixel of the patch in the frame (any parity).
+            patch: ``(h, w, 3)`` uint8 RGB.
+            alpha: ``(h, w)`` float32 weights in [0, 1].
 
         Raises:
-            ValueError: ``box`` is not even-aligned or the arrays do not fit it.
+            ValueError: the patch leaves the frame or the arrays do not match.
         """
-        x0, y0, x1, y1 = box
-        h, w = y1 - y0, x1 - x0
-        if (x0 | y0 | x1 | y1) % 2 or rgb.shape != (h, w, 3) or changed.shape != (h, w) or not h or not w:
-            raise ValueError(f"box {box} is not even-aligned or does not fit arrays of shape {rgb.shape}")
-        mask = cv2.compare(changed.view(np.uint8), 0, cv2.CMP_GT)  # 255 where edited
-        # A 2x2 block holds an edited pixel where its mean is non-zero (>= 255 / 4).
-        block = cv2.resize(mask, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-        sub = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420).reshape(-1)
+        h, w = alpha.shape
+        if x0 < 0 or y0 < 0 or x0 + w > self.width or y0 + h > self.height or patch.shape != (h, w, 3):
+            raise ValueError(f"patch of shape {patch.shape} at ({x0}, {y0}) does not fit {self.shape}")
+        # Widen to even pixels (the frame's own size is even), the new border weighing 0.
+        left, top, right, bottom = x0 % 2, y0 % 2, (x0 + w) % 2, (y0 + h) % 2
+        if left or top or right or bottom:
+            patch = cv2.copyMakeBorder(patch, top, bottom, left, right, cv2.BORDER_REPLICATE)
+            alpha = cv2.copyMakeBorder(alpha, top, bottom, left, right, cv2.BORDER_CONSTANT, value=0)
+        x0, y0, (h, w) = x0 - left, y0 - top, alpha.shape
+        yuv = cv2.cvtColor(np.ascontiguousarray(patch), cv2.COLOR_RGB2YUV_I420).reshape(-1)
+        block = cv2.resize(alpha, (w // 2, h // 2), interpolation=cv2.INTER_AREA)  # mean of each 2x2
         n, q = h * w, h * w // 4
         y, u, v = self.planes()
-        cv2.copyTo(sub[:n].reshape(h, w), mask, y[y0:y1, x0:x1])
-        cv2.copyTo(sub[n : n + q].reshape(h // 2, w // 2), block, u[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2])
-        cv2.copyTo(sub[n + q :].reshape(h // 2, w // 2), block, v[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2])
+        for plane, src, a, (r, c) in (
+            (y, yuv[:n].reshape(h, w), alpha, (y0, x0)),
+            (u, yuv[n : n + q].reshape(h // 2, w // 2), block, (y0 // 2, x0 // 2)),
+            (v, yuv[n + q :].reshape(h // 2, w // 2), block, (y0 // 2, x0 // 2)),
+        ):
+            region = plane[r : r + a.shape[0], c : c + a.shape[1]]
+            region[...] = cv2.blendLinear(src, region, a, 1.0 - a)  # a == 0 keeps region exactly
 
     def crop_rgb(self, x0: int, y0: int, side: int, size: int) -> tuple[np.ndarray, tuple[int, int, int]]:
         """The square ``[x0, x0 + side) x [y0, y0 + side)`` scaled to ``size`` x ``size`` RGB.
