@@ -30,6 +30,9 @@ VIDEO_PRESET = "ultrafast"
 # and x264's frame threads only added CPU (total per 20 s of 720p: 19.3-19.6 CPU-s vs 20.0).
 X264_EXTRA = {"threads": "1"}
 AUDIO_BITRATE = 192_000  # bit/s, AAC
+# FFmpeg's AAC coding method. On 60 s of shared speech (16 kHz mono) "fast" took 0.29 CPU-s against
+# 1.0 for the default "twoloop", at the same fidelity (SNR of the decoded audio 35.7 vs 35.9 dB).
+AAC_CODER = "fast"
 VIDEO_QUEUE = 12  # frames waiting for the encoder thread (evens out uneven render times)
 AUDIO_QUEUE = 256  # AAC packets (1024 samples each, ~6 s at 44.1 kHz) encoded ahead of the video
 
@@ -253,6 +256,7 @@ class VideoWriter:
         self.audio = self.container.add_stream("aac", rate=rate)
         self.audio.layout = "stereo" if channels >= 2 else "mono"
         self.audio.bit_rate = AUDIO_BITRATE
+        self.audio.options = {"aac_coder": AAC_CODER}
         self.n_frames = 0
         self._error: BaseException | None = None
         self._stop = threading.Event()
