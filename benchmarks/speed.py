@@ -5,9 +5,11 @@ played forwards and backwards until long enough) with the first 20 s / 60 s of a
 recording. Each measurement runs `talkface sync` in a fresh process; peak RSS is that process's high-water
 mark ``VmHWM`` (kB, from /proc). With ``--repeat N`` the lengths are run in turn N times (so a
 slow spell of a shared machine hits both alike) and the table gives the fastest, median and
-slowest real-time factor. Prints the table and the command that made it.
+slowest real-time factor and the highest peak RSS (how full the frame queues get, up to 66 MB at
+720p, depends on timing: single runs of the same input differ by up to 50 MiB). Prints the table
+and the command that made it.
 
-    .venv/bin/python benchmarks/speed.py [--data ../shared/data] [--seconds 20 60] [--repeat 1]
+    .venv/bin/python benchmarks/speed.py [--data ../shared/data] [--seconds 20 60] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     p.add_argument("--seconds", type=float, nargs="+", default=[20.0, 60.0])
-    p.add_argument("--repeat", type=int, default=1, help="runs per length (fastest, median, slowest)")
+    p.add_argument("--repeat", type=int, default=3, help="runs per length (fastest, median, slowest)")
     args = p.parse_args()
     print(f"$ {' '.join([Path(sys.executable).name, *sys.argv])}")
     print(f"input: {CLIP} scaled+padded to 1280x720 @ 25 fps; speech: first N s of {SPEECH}")
