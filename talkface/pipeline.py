@@ -412,13 +412,13 @@ def _run(
                     store.append(frame)
                 window.append((j, frame))
                 while window and window[0][0] + LOOKAHEAD <= j:
-                    k, frame = window.popleft()
-                    emit(k, frame, track.finalise(k))
+                    k, ready = window.popleft()
+                    emit(k, ready, track.finalise(k))
                 if j + 1 >= n_out:
                     break
             while window:
-                k, frame = window.popleft()
-                emit(k, frame, track.finalise(k))
+                k, ready = window.popleft()
+                emit(k, ready, track.finalise(k))
             if not any(lm is not None for lm in track.final):
                 raise TalkfaceError("no face found in any frame", media.path)
 

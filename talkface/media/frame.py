@@ -55,14 +55,7 @@ class I420Frame:
 
     def planes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Views ``(Y, U, V)`` of shapes ``(H, W)``, ``(H/2, W/2)``, ``(H/2, W/2)``."""
-        h, w = self.height, self.width
-        flat = self.data.reshape(-1)
-        n, q = h * w, h * w // 4
-        return (
-            flat[:n].reshape(h, w),
-            flat[n : n + q].reshape(h // 2, w // 2),
-            flat[n + q : n + 2 * q].reshape(h // 2, w // 2),
-        )
+        return i420_planes(self.data, self.height, self.width)
 
     def rgb(self, box: Box | None = None) -> tuple[np.ndarray, Box]:
         """RGB pixels of ``box`` (the whole frame if ``None``), widened to even coordinates.
@@ -106,16 +99,11 @@ class I420Frame:
             patch = cv2.copyMakeBorder(patch, top, bottom, left, right, cv2.BORDER_REPLICATE)
             alpha = cv2.copyMakeBorder(alpha, top, bottom, left, right, cv2.BORDER_CONSTANT, value=0)
         x0, y0, (h, w) = x0 - left, y0 - top, alpha.shape
-        yuv = cv2.cvtColor(np.ascontiguousarray(patch), cv2.COLOR_RGB2YUV_I420).reshape(-1)
+        yuv = cv2.cvtColor(np.ascontiguousarray(patch), cv2.COLOR_RGB2YUV_I420)
         block = cv2.resize(alpha, (w // 2, h // 2), interpolation=cv2.INTER_AREA)  # mean of each 2x2
-        n, q = h * w, h * w // 4
-        y, u, v = self.planes()
-        for plane, src, a, (r, c) in (
-            (y, yuv[:n].reshape(h, w), alpha, (y0, x0)),
-            (u, yuv[n : n + q].reshape(h // 2, w // 2), block, (y0 // 2, x0 // 2)),
-            (v, yuv[n + q :].reshape(h // 2, w // 2), block, (y0 // 2, x0 // 2)),
-        ):
-            region = plane[r : r + a.shape[0], c : c + a.shape[1]]
+        for k, (plane, src) in enumerate(zip(self.planes(), i420_planes(yuv, h, w), strict=True)):
+            a, f = (alpha, 1) if k == 0 else (block, 2)  # chroma planes are half size
+            region = plane[y0 // f : y0 // f + a.shape[0], x0 // f : x0 // f + a.shape[1]]
             region[...] = cv2.blendLinear(src, region, a, 1.0 - a)  # a == 0 keeps region exactly
 
     def crop_rgb(self, x0: int, y0: int, side: int, size: int) -> tuple[np.ndarray, tuple[int, int, int]]:
@@ -135,15 +123,12 @@ class I420Frame:
             (``cv2.INTER_LINEAR``), and the square it shows.
         """
         x0, y0, side = x0 // 2 * 2, y0 // 2 * 2, max(2, side // 2 * 2)
-        out = np.empty((size * 3 // 2, size), np.uint8).reshape(-1)
-        n, q = size * size, size * size // 4
-        targets = (out[:n].reshape(size, size), out[n : n + q].reshape(size // 2, size // 2), out[n + q :])
-        for k, plane in enumerate(self.planes()):
+        out = np.empty((size * 3 // 2, size), np.uint8)
+        for k, (plane, target) in enumerate(zip(self.planes(), i420_planes(out, size, size), strict=True)):
             f = 1 if k == 0 else 2  # chroma planes are half size
             region = _square(plane, x0 // f, y0 // f, side // f)
-            dsize = (size // f, size // f)
-            targets[k].reshape(dsize[::-1])[:] = cv2.resize(region, dsize, interpolation=cv2.INTER_LINEAR)
-        return cv2.cvtColor(out.reshape(size * 3 // 2, size), cv2.COLOR_YUV2RGB_I420), (x0, y0, side)
+            target[:] = cv2.resize(region, target.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        return cv2.cvtColor(out, cv2.COLOR_YUV2RGB_I420), (x0, y0, side)
 
     def align(self, box: Box | None) -> Box:
         """``box`` widened to even coordinates and clipped to the frame (``None``: the whole frame)."""
@@ -169,11 +154,8 @@ def crop_square(
     if isinstance(frame, I420Frame):
         return frame.crop_rgb(x0, y0, side, size)
     side = max(1, side)
-    return cv2.resize(_square(frame, x0, y0, side), (size, size), interpolation=cv2.INTER_LINEAR), (
-        x0,
-        y0,
-        side,
-    )
+    rgb = cv2.resize(_square(frame, x0, y0, side), (size, size), interpolation=cv2.INTER_LINEAR)
+    return rgb, (x0, y0, side)
 
 
 def _square(plane: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
@@ -192,14 +174,25 @@ def _square(plane: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
     )
 
 
+def i420_planes(data: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Views ``(Y, U, V)`` into a contiguous I420 buffer of an even ``height`` x ``width`` frame
+    (``(height * 3 // 2, width)`` uint8, or flat): the one place the layout is spelled out."""
+    flat = data.reshape(-1)
+    n, q = height * width, height * width // 4
+    return (
+        flat[:n].reshape(height, width),
+        flat[n : n + q].reshape(height // 2, width // 2),
+        flat[n + q : n + 2 * q].reshape(height // 2, width // 2),
+    )
+
+
 def _pack(y: np.ndarray, u: np.ndarray, v: np.ndarray, box: Box) -> np.ndarray:
     """Contiguous ``(h * 3 // 2, w)`` I420 array of an even-aligned ``box`` (``y`` already cut)."""
     x0, y0, x1, y1 = box
     h, w = y1 - y0, x1 - x0
     out = np.empty((h * 3 // 2, w), np.uint8)
-    flat = out.reshape(-1)
-    n, q = h * w, h * w // 4
-    flat[:n].reshape(h, w)[:] = y
-    flat[n : n + q].reshape(h // 2, w // 2)[:] = u[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2]
-    flat[n + q :].reshape(h // 2, w // 2)[:] = v[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2]
+    oy, ou, ov = i420_planes(out, h, w)
+    oy[:] = y
+    ou[:] = u[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2]
+    ov[:] = v[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2]
     return out

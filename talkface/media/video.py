@@ -18,7 +18,7 @@ from av.video.reformatter import VideoReformatter
 from talkface.errors import TalkfaceError
 from talkface.media.atomic import publish
 from talkface.media.audio import Speech, _short
-from talkface.media.frame import I420Frame
+from talkface.media.frame import I420Frame, i420_planes
 
 DEFAULT_FPS = 25.0  # frames/s for a photo, and for videos whose rate cannot be read
 VIDEO_CRF = 18  # libx264 constant rate factor: visually lossless for the untouched pixels
@@ -175,14 +175,9 @@ def _is_bt601_i420(frame: av.VideoFrame) -> bool:
 def i420_array(frame: av.VideoFrame) -> np.ndarray:
     """The planes of a ``yuv420p`` frame of even size as one ``(height * 3 // 2, width)`` uint8 I420
     array (Y, then U, then V), as OpenCV's ``COLOR_YUV2RGB_I420`` takes."""
-    w, h = frame.width, frame.height
-    out = np.empty((h * 3 // 2, w), np.uint8)
-    flat = out.reshape(-1)
-    offset = 0
-    for plane, (pw, ph) in zip(frame.planes, ((w, h), (w // 2, h // 2), (w // 2, h // 2)), strict=True):
-        rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:ph, :pw]
-        flat[offset : offset + pw * ph].reshape(ph, pw)[:] = rows
-        offset += pw * ph
+    out = np.empty((frame.height * 3 // 2, frame.width), np.uint8)
+    for plane, dst in zip(frame.planes, i420_planes(out, frame.height, frame.width), strict=True):
+        dst[:] = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: dst.shape[0], : dst.shape[1]]
     return out
 
 

@@ -77,6 +77,9 @@ _LIPS = L.LIPS
 _BELOW = sorted(set(L.JAW + L.LOWER_FACE + L.CHIN) - set(_LIPS))
 _HANDLES = _LIPS + _BELOW + sorted(set(L.NOSE_BASE) - set(_LIPS) - set(_BELOW))
 _RING_FROM = L.JAW  # ring points are these jaw points pushed outwards
+# A Delaunay triangulation of n points has at most 2n - 5 triangles: mesh ids (and 0) fit a byte.
+_MAX_TRIANGLES = 2 * (len(_HANDLES) + len(_RING_FROM)) - 5
+assert _MAX_TRIANGLES < 256, "triangle ids must fit the uint8 map cv2.LUT reads"
 _INDEX = {p: i for i, p in enumerate(_HANDLES)}
 # Inner-lip pairs without the corners (shared by both lips), and their rows in the mesh.
 _MID = [k for k, p in enumerate(L.UPPER_INNER) if p not in (L.UPPER_INNER[0], L.UPPER_INNER[-1])]
@@ -289,9 +292,9 @@ class WarpRenderer:
         # upsampled bilinearly.
         step = int(np.clip(round(iod / MAP_NODES_PER_IOD), 1, 3))
         gh, gw = (ph + step - 1) // step, (pw + step - 1) // step
-        # Triangle k + 1 on each grid node (0: none). The mesh's 128 points make at most 251
-        # triangles, so ids fit a byte and cv2.LUT can look up their coefficients (6x np.take's speed).
-        tri_id = np.zeros((gh, gw), np.uint8 if len(triangles) < 256 else np.int32)
+        # Triangle k + 1 on each grid node (0: none): ids fit a byte (see _MAX_TRIANGLES), so
+        # cv2.LUT can look up their coefficients (6x np.take's speed).
+        tri_id = np.zeros((gh, gw), np.uint8)
         d_tri, s_tri = dst[triangles] - off, src[triangles] - off  # (T, 3, 2)
         # Affine map of each destination triangle onto its source triangle: s = A (d - d0) + s0, with
         # A = [s1 - s0, s2 - s0] [d1 - d0, d2 - d0]^-1 (closed-form 2x2 inverse, all triangles at once).
@@ -323,12 +326,9 @@ class WarpRenderer:
             cv2.fillConvexPoly(tri_id, nodes[k], int(k) + 1, lineType=cv2.LINE_8, shift=4)
         gx = np.arange(gw, dtype=np.float32)[None, :]
         gy = np.arange(gh, dtype=np.float32)[:, None]
-        if tri_id.dtype == np.uint8:
-            table = np.zeros((6, 256), np.float32)
-            table[:, : coef.shape[1]] = coef
-            c = [cv2.LUT(tri_id, row) for row in table]
-        else:
-            c = [np.take(row, tri_id) for row in coef]
+        table = np.zeros((6, 256), np.float32)
+        table[:, : coef.shape[1]] = coef
+        c = [cv2.LUT(tri_id, row) for row in table]
         disp_x = c[0] * gx + c[1] * gy + c[2]
         disp_y = c[3] * gx + c[4] * gy + c[5]
         # Where target lips squash a triangle into a sliver, its affine map is extreme and draws a
