@@ -277,3 +277,33 @@ def test_the_api_documents_its_job_form(server) -> None:
     assert form["required"] == ["face"]
     assert {"face", "audio", "text", "lang", "engine", "motion", "pads"} <= set(form["properties"])
     assert client.get("/v1/docs").status_code == 200
+
+
+def page_event(client, name: str, data: list) -> str:
+    """Call the page's event ``name`` as its own front end does; the server-sent events, as text."""
+    response = client.post(f"/gradio_api/call/{name}", json={"data": data})
+    assert response.status_code == 200, response.text
+    return client.get(f"/gradio_api/call/{name}/{response.json()['event_id']}").text
+
+
+def test_the_page_reads_only_files_uploaded_to_it(server, portrait, speech, tmp_path) -> None:
+    """A client naming a server path as a file gets nothing made from it (preview or render)."""
+    srv, client = server
+    link = tmp_path / "link.png"
+    link.symlink_to(portrait)
+    jobs_before = set((srv.root / "jobs").iterdir())
+    for path in (portrait, link):  # outside the temp folder, and a link to it
+        named = {"path": str(path), "meta": {"_type": "gradio.FileData"}}
+        preview = page_event(client, "show_preview", [named, "0,0,0,0", 1])
+        assert "event: error" in preview and ".webp" not in preview, preview
+        sound = {"path": str(speech), "meta": {"_type": "gradio.FileData"}}
+        args = [named, "Audio file or microphone", sound, "", "en", "warp", "learned", 25, "0,0,0,0", 1]
+        rendered = page_event(client, "run", [*args, False, False])
+        assert "event: error" in rendered and ".mp4" not in rendered, rendered
+    assert set((srv.root / "jobs").iterdir()) == jobs_before, "a job was made from a server file"
+    # The same portrait uploaded through the page's upload route does preview.
+    uploaded = client.post("/gradio_api/upload", files=[("files", ("p.png", portrait.read_bytes()))]).json()
+    preview = page_event(
+        client, "show_preview", [{"path": uploaded[0], "meta": {"_type": "gradio.FileData"}}, "0,0,0,0", 1]
+    )
+    assert "event: complete" in preview and ".webp" in preview, preview

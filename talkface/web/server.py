@@ -66,6 +66,11 @@ class Server:
                 footer_links=[],
                 theme=theme(),
             )
+            # Gradio only checks where an event's input files lie once the page "has launched",
+            # which mount_gradio_app never marks (launch() does): until then a request naming any
+            # server path as a file made the page read it. Marked here, inputs must be files that
+            # a client uploaded to this server (Gradio's upload folder, GRADIO_TEMP_DIR).
+            page.has_launched = True
         except BaseException:
             shutil.rmtree(self.root, ignore_errors=True)
             raise
