@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import wave
 from concurrent.futures import ThreadPoolExecutor
@@ -276,7 +277,17 @@ def test_the_api_documents_its_job_form(server) -> None:
     form = spec["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert form["required"] == ["face"]
     assert {"face", "audio", "text", "lang", "engine", "motion", "pads"} <= set(form["properties"])
-    assert client.get("/v1/docs").status_code == 200
+    page = client.get("/v1/docs")
+    assert page.status_code == 200
+    # Swagger UI's files come from this server, not a CDN: the page works offline.
+
+    urls = re.findall(r"""(?:src|href)=['"]([^'"]+)['"]|url: ?['"]([^'"]+)['"]""", page.text)
+    urls = [a or b for a, b in urls]
+    assert len(urls) >= 3 and all(u.startswith("/v1/") for u in urls), urls
+    for url in urls:
+        assert client.get(url).status_code == 200, url
+    script = client.get("/v1/docs/assets/swagger-ui-bundle.js")
+    assert "SwaggerUIBundle" in script.text and "javascript" in script.headers["content-type"]
 
 
 def page_event(client, name: str, data: list) -> str:

@@ -19,7 +19,9 @@ import re
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -34,6 +36,8 @@ log = logging.getLogger("talkface.serve")
 JOB_ID = re.compile(r"[0-9a-f]{32}")
 FORM_OVERHEAD = 1_000_000  # bytes of multipart framing and text fields allowed beyond the files
 FIELDS = ("face", "audio", "text", *OPTION_FIELDS)
+OPENAPI_URL = "/v1/openapi.json"
+DOCS_ASSETS = "/v1/docs/assets"  # Swagger UI's files, from the swagger-ui-bundle wheel (no CDN)
 
 
 def _form_schema(config: ServeConfig) -> dict:
@@ -123,6 +127,17 @@ def api_router(manager: JobManager, config: ServeConfig) -> APIRouter:
             raise RequestError(409, f"the job is {job.state}; its result is not ready")
         return FileResponse(job.result, media_type="video/mp4", filename=f"talkface-{job.id[:8]}.mp4")
 
+    @router.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        """Swagger UI for the API, its scripts and styles served from this server (works offline)."""
+        return get_swagger_ui_html(
+            openapi_url=OPENAPI_URL,
+            title="talkface API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        )
+
     @router.api_route(
         "/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
     )
@@ -144,6 +159,14 @@ def _links(status: dict) -> dict:
     status["status_url"] = f"/v1/jobs/{status['id']}"
     status["result_url"] = f"/v1/jobs/{status['id']}/result"
     return status
+
+
+def mount_docs_assets(app: FastAPI) -> None:
+    """Serve Swagger UI's scripts and styles under :data:`DOCS_ASSETS` (before the ``/v1`` routes,
+    whose catch-all would answer 404)."""
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
 
 
 def install_error_handlers(app: FastAPI) -> None:

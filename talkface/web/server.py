@@ -42,7 +42,7 @@ class Server:
             import gradio as gr
             from fastapi import FastAPI
 
-            from talkface.web.api import api_router, install_error_handlers
+            from talkface.web.api import OPENAPI_URL, api_router, install_error_handlers, mount_docs_assets
             from talkface.web.jobs import JobManager
             from talkface.web.ui import build_ui, theme
 
@@ -51,8 +51,9 @@ class Server:
             self.manager = JobManager(
                 self.root / "jobs", workers=config.workers, max_queue=config.max_queue, ttl=config.ttl
             )
-            api = FastAPI(title="talkface", docs_url="/v1/docs", openapi_url="/v1/openapi.json")
+            api = FastAPI(title="talkface", docs_url=None, redoc_url=None, openapi_url=OPENAPI_URL)
             install_error_handlers(api)
+            mount_docs_assets(api)
             api.include_router(api_router(self.manager, config))
             page = build_ui(self.manager, config, self.root / "examples")
             self.app = gr.mount_gradio_app(
