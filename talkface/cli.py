@@ -1,17 +1,23 @@
 """The ``talkface`` command: ``sync``, ``demo``, ``serve``, ``eval`` and ``train``.
 
 Bad input ends with one line on stderr (``talkface: <file>: <problem>``) and exit status 1, never a
-traceback; an interrupted run exits 130. Neither leaves a partial output file.
+traceback; a run interrupted by Ctrl-C exits 130, by SIGTERM 143. None leaves a partial output file.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from talkface.demo import DEMO_TEXT, demo_face
-from talkface.errors import TalkfaceError
+from talkface.errors import (
+    EXIT_TERMINATED,
+    TalkfaceError,
+    exit_status_for_signal,
+    install_signal_handlers,
+)
 from talkface.face.quiet import silence_native_stderr_for_process
 from talkface.media.video import DEFAULT_FPS, PRESETS, VIDEO_PRESET
 from talkface.pipeline import ACCELERATORS, ENGINES, MOTIONS, sync
@@ -149,6 +155,13 @@ def _add_serve_parser(sub) -> None:
         type=int,
         default=default.max_text_chars,
         help=f"longest text to speak (default {default.max_text_chars})",
+    )
+    s.add_argument(
+        "--job-timeout",
+        type=float,
+        default=default.job_timeout,
+        help="seconds a render may run before it is stopped and its job fails "
+        f"(default {default.job_timeout:g})",
     )
     s.add_argument(
         "--checkpoint", type=Path, default=None, help="Wav2Lip weights: offers the wav2lip engine too"
@@ -473,7 +486,7 @@ def _serve(args: argparse.Namespace) -> None:
 
     if args.checkpoint is not None and not args.checkpoint.is_file():
         raise TalkfaceError("checkpoint not found", args.checkpoint)
-    for name in ("workers", "queue", "ttl", "max_upload_mb", "max_seconds", "max_text_chars"):
+    for name in ("workers", "queue", "ttl", "max_upload_mb", "max_seconds", "max_text_chars", "job_timeout"):
         if getattr(args, name) <= 0:
             raise TalkfaceError(f"--{name.replace('_', '-')} must be positive")
     serve(
@@ -486,6 +499,7 @@ def _serve(args: argparse.Namespace) -> None:
             max_upload_mb=args.max_upload_mb,
             max_seconds=args.max_seconds,
             max_text_chars=args.max_text_chars,
+            job_timeout=args.job_timeout,
             checkpoint=args.checkpoint,
         )
     )
@@ -495,6 +509,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``talkface`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
     silence_native_stderr_for_process()
+    install_signal_handlers()  # SIGTERM cleans up as Ctrl-C does (serve installs its own handler)
     try:
         if args.command == "train":
             _train(args)
@@ -522,12 +537,22 @@ def main(argv: list[str] | None = None) -> int:
                 result = sync(
                     demo_face(Path(tmp)), args.output, text=args.text, lang="en", **_render_kwargs(args)
                 )
-    except TalkfaceError as exc:
-        print(f"talkface: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("talkface: interrupted", file=sys.stderr)
-        return 130
+    except BaseException as exc:
+        # A signal first: one that landed inside an import or a native callback can surface as
+        # another error (an ImportError, a TalkfaceError about a half-read file).
+        status = exit_status_for_signal()
+        if status is not None:
+            word = "terminated" if status == EXIT_TERMINATED else "interrupted"
+            print(f"talkface: {word}", file=sys.stderr)
+            # Out at once: the cleanup has run, and a Ctrl-C that native code swallowed would make
+            # the interpreter's shutdown kill the process by SIGINT instead of exiting with status.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status)
+        if isinstance(exc, TalkfaceError):
+            print(f"talkface: {exc}", file=sys.stderr)
+            return 1
+        raise
     if not args.quiet:
         print(result.summary())
     return 0

@@ -28,7 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from talkface.engines import Engine, Rendered
-from talkface.errors import TalkfaceError
+from talkface.errors import TalkfaceError, check_signals
 from talkface.face.landmarks import LIPS
 from talkface.face.quiet import native_stderr_silenced
 from talkface.face.smooth import MAX_BRIDGE, bridge_gaps, smooth_frame
@@ -397,6 +397,7 @@ def _run(
             def write(done: list[Rendered]) -> None:
                 nonlocal faces
                 for frame, rendered in done:
+                    check_signals()  # one swallowed by a native callback stops the job here
                     writer.write(frame)
                     faces += rendered
                     progress.update()
@@ -437,6 +438,7 @@ def _run(
                     k = int(schedule[i])
                     emit(i, photo.copy() if media.is_photo else store[k].copy(), track.final[k])
             write(engine.flush())
+            check_signals()  # never publish the output of an interrupted job
             writer.close()
     finally:
         frames.close()  # stops and joins the decode/track thread before the tracker closes

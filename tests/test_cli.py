@@ -154,3 +154,28 @@ def test_train_motion_on_a_folder_without_clips(tmp_path) -> None:
     proc = run("train", "motion", str(tmp_path), "--out", str(tmp_path / "m.npz"))
     assert proc.returncode == 1 and "no talking clips found" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "m.npz").exists()
+
+
+@pytest.mark.parametrize(("signum", "status", "word"), [(15, 143, "terminated"), (2, 130, "interrupted")])
+def test_a_signal_mid_job_cleans_up(tmp_path, face, signum, status, word) -> None:
+    """SIGTERM (as from a service manager) and Ctrl-C mid-render: exit 128 + signal, one line, no files."""
+    import signal
+    import time
+
+    speech = data_file("audio/en_musetalk_eng.wav")  # 60 s: still rendering when the signal comes
+    out = tmp_path / "o.mp4"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "talkface.cli", "sync", "--face", str(face), "--audio", str(speech)]
+        + ["-o", str(out)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while not list(tmp_path.glob(".talkface-*")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the writer has its temporary file
+    assert proc.poll() is None, proc.stderr.read()
+    proc.send_signal(signal.Signals(signum))
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == status, stderr
+    assert stderr.strip() == f"talkface: {word}", stderr
+    assert not out.exists() and not list(tmp_path.iterdir()), list(tmp_path.iterdir())

@@ -146,7 +146,9 @@ def test_a_full_queue_refuses_with_429(portrait, one_second, tmp_path) -> None:
             responses = [client.post("/v1/jobs", files=files) for _ in range(6)]
             codes = [r.status_code for r in responses]
             assert codes[:3] == [202, 202, 202] and 429 in codes[3:], codes  # 1 running + 2 queued
-            assert_error(responses[codes.index(429)], 429, "queue is full")
+            refused = responses[codes.index(429)]
+            assert_error(refused, 429, "queue is full")
+            assert refused.headers["retry-after"] == str(CONFIG.retry_after)
     finally:
         srv.close()
 
@@ -318,3 +320,39 @@ def test_the_page_reads_only_files_uploaded_to_it(server, portrait, speech, tmp_
         client, "show_preview", [{"path": uploaded[0], "meta": {"_type": "gradio.FileData"}}, "0,0,0,0", 1]
     )
     assert "event: complete" in preview and ".webp" in preview, preview
+
+
+def test_a_hung_render_is_stopped_at_the_time_limit(tmp_path, monkeypatch) -> None:
+    from hung_render import hung_render
+
+    from talkface.web import jobs
+
+    monkeypatch.setattr(jobs, "STOP_GRACE", 0.5)  # SIGKILL soon after SIGTERM is ignored
+    manager = jobs.JobManager(tmp_path, workers=1, max_queue=2, ttl=600, timeout=15, render=hung_render)
+    try:
+        job_id, folder = manager.new_folder()
+        job = manager.submit(job_id, folder, {}, {})
+        end = time.monotonic() + 120
+        while job.state in ("queued", "running") and time.monotonic() < end:
+            time.sleep(0.1)
+        assert job.state == "failed" and job.error == "the render took longer than the limit of 15 s", job
+        assert job.progress == 0.1  # it had written its partial file
+        assert list(folder.iterdir()) == [], "the killed render's partial file stayed"
+    finally:
+        manager.close()
+
+
+def test_a_real_render_past_the_time_limit_fails_cleanly(portrait, tmp_path) -> None:
+    """A real render stopped by SIGTERM at the limit removes its own temporary MP4."""
+    long_speech = data_file("audio/en_librivox_copperfield_06.mp3")  # 104 s: far from done in 6 s
+    limits = replace(CONFIG, workers=1, max_upload_mb=10, max_seconds=200, job_timeout=6, workdir=tmp_path)
+    srv = Server(limits)
+    try:
+        with TestClient(srv.app) as client:
+            job = submit(client, portrait, long_speech)
+            folder = srv.root / "jobs" / job["id"]
+            status = wait(client, job["id"])
+            assert status["state"] == "failed" and "longer than the limit of 6 s" in status["error"], status
+            assert sorted(p.name for p in folder.iterdir()) == ["audio", "face"]  # the uploads only
+    finally:
+        srv.close()

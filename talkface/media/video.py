@@ -240,6 +240,14 @@ class VideoWriter:
             raise TalkfaceError(f"cannot write output ({exc.strerror})", self.out) from None
         os.close(fd)
         self.tmp = Path(tmp)
+        try:
+            self._open(width, height, fps, speech, preset)
+        except BaseException:  # an unreadable speech file, or Ctrl-C/SIGTERM while opening
+            self.abort()
+            raise
+
+    def _open(self, width: int, height: int, fps: float, speech: Speech, preset: str) -> None:
+        """Open the container and its streams, and start the audio and encoder threads."""
         self.width, self.height = width - width % 2, height - height % 2
         self.rate = Fraction(fps).limit_denominator(1001)
         self.container = av.open(str(self.tmp), mode="w", format="mp4", options={"movflags": "+faststart"})
@@ -358,13 +366,16 @@ class VideoWriter:
         return self.out
 
     def abort(self) -> None:
-        """Drop the partial output (the final path is left untouched)."""
-        self._stop.set()
-        self._join()
-        self._audio_thread.join()
+        """Drop the partial output (the final path is left untouched); also after a failed open."""
+        if hasattr(self, "_stop"):
+            self._stop.set()
+        if hasattr(self, "_thread"):
+            self._join()
+        if hasattr(self, "_audio_thread") and self._audio_thread.is_alive():
+            self._audio_thread.join()
         try:
             self.container.close()
-        except Exception:  # noqa: BLE001 - the file is deleted anyway
+        except Exception:  # noqa: BLE001 - the file is deleted anyway (or was never opened)
             pass
         self.tmp.unlink(missing_ok=True)
 

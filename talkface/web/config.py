@@ -21,6 +21,9 @@ class ServeConfig:
         max_upload_mb: largest upload per file in MB (10^6 bytes); larger gets 413.
         max_seconds: longest speech, and longest face video, in seconds; longer gets 422.
         max_text_chars: longest text to speak; longer gets 422.
+        job_timeout: seconds a render may run before it is stopped and its job fails (a hung
+            render must not hold a worker for ever; 300 s of 1080p speech take about 150-300 s here).
+        retry_after: seconds a client refused with 429 (queue full) is told to wait (``Retry-After``).
         checkpoint: Wav2Lip weights offered to the ``wav2lip`` engine (``None``: only ``warp``).
         workdir: parent of the private temporary directory (default: the system's temp folder;
             it must lie inside that folder, from where the page copies results to its cache).
@@ -34,6 +37,8 @@ class ServeConfig:
     max_upload_mb: float = 200.0
     max_seconds: float = 300.0
     max_text_chars: int = 2000
+    job_timeout: float = 1800.0
+    retry_after: int = 30
     checkpoint: Path | None = None
     workdir: Path | None = None
 

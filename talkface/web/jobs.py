@@ -27,6 +27,8 @@ log = logging.getLogger("talkface.serve")
 STATES = ("queued", "running", "done", "failed", "expired")
 PROGRESS_EVERY = 0.25  # seconds between progress messages from a render process
 RESULT_NAME = "result.mp4"
+PARTIAL_GLOB = ".talkface-*"  # the writer's temporary files (talkface.media.video.VideoWriter)
+STOP_GRACE = 10.0  # seconds a render process has to clean up after SIGTERM before it is killed
 
 
 class QueueFull(Exception):
@@ -76,11 +78,24 @@ class JobManager:
         max_queue: jobs waiting; :meth:`submit` raises :class:`QueueFull` beyond.
         ttl: seconds after finishing until a job's files are deleted and it reads ``expired``;
             an expired job is forgotten after another ``ttl``.
+        timeout: seconds a render may run; then its process is stopped (SIGTERM, then SIGKILL after
+            :data:`STOP_GRACE` s) and the job fails saying so.
+        render: the body of a render process (:func:`render_job`; tests pass another).
     """
 
-    def __init__(self, root: Path, workers: int = 2, max_queue: int = 64, ttl: float = 3600.0) -> None:
+    def __init__(
+        self,
+        root: Path,
+        workers: int = 2,
+        max_queue: int = 64,
+        ttl: float = 3600.0,
+        timeout: float = 1800.0,
+        render=None,
+    ) -> None:
         self.root = Path(root)
         self.ttl = float(ttl)
+        self.timeout = float(timeout)
+        self._render = render or render_job
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=max_queue)
@@ -198,7 +213,7 @@ class JobManager:
             job.state, job.started = "running", time.time()
         receive, send = self._context.Pipe(duplex=False)
         proc = self._context.Process(
-            target=render_job,
+            target=self._render,
             args=(job.options, str(job.result), job.labels, send),
             name=f"talkface-job-{job.id[:8]}",
             daemon=True,
@@ -208,8 +223,13 @@ class JobManager:
         proc.start()
         send.close()
         outcome: tuple | None = None
+        deadline = time.monotonic() + self.timeout
+        timed_out = False
         try:
             while True:
+                if not receive.poll(max(0.0, deadline - time.monotonic())):
+                    timed_out = True
+                    break
                 try:
                     message = receive.recv()
                 except EOFError:
@@ -219,11 +239,15 @@ class JobManager:
                 else:
                     outcome = message
         finally:
+            if timed_out:
+                _stop(proc)  # before the pipe closes: the render's last word must not meet a closed pipe
             receive.close()
             proc.join()
             with self._lock:
                 self._procs.pop(job.id, None)
-        if outcome is not None and outcome[0] == "done" and job.result.is_file():
+        if timed_out:
+            self._finish(job, "failed", error=f"the render took longer than the limit of {self.timeout:g} s")
+        elif outcome is not None and outcome[0] == "done" and job.result.is_file():
             self._finish(job, "done", summary=outcome[1])
         elif outcome is not None and outcome[0] == "error":
             self._finish(job, "failed", error=outcome[1])
@@ -232,11 +256,24 @@ class JobManager:
             self._finish(job, "failed", error=stopped)
 
     def _finish(self, job: Job, state: str, error: str | None = None, summary: dict | None = None) -> None:
+        if state == "failed":  # nothing half-written stays behind (a killed render leaves its file)
+            job.result.unlink(missing_ok=True)
+            for partial in job.folder.glob(PARTIAL_GLOB):
+                partial.unlink(missing_ok=True)
         with self._lock:
             job.state, job.error, job.summary, job.finished = state, error, summary, time.time()
             if state == "done":
                 job.progress = 1.0
         log.info("job %s %s%s", job.id, state, f": {error}" if error else "")
+
+
+def _stop(proc: multiprocessing.process.BaseProcess) -> None:
+    """SIGTERM (the render removes its temporary file and exits), SIGKILL if it has not after
+    :data:`STOP_GRACE` seconds."""
+    proc.terminate()
+    proc.join(STOP_GRACE)
+    if proc.is_alive():
+        proc.kill()
 
 
 def render_job(options: dict[str, Any], out: str, labels: dict[str, str], conn) -> None:
@@ -247,7 +284,9 @@ def render_job(options: dict[str, Any], out: str, labels: dict[str, str], conn) 
     (``face: no face found in any frame``), never by a server path.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server, which ends its jobs itself
-    from talkface.errors import TalkfaceError
+    from talkface.errors import TalkfaceError, Terminated, install_signal_handlers
+
+    install_signal_handlers(sigint=False)  # SIGTERM (time limit, shutdown): clean up, then exit
     from talkface.pipeline import sync
 
     last = [0.0]
@@ -272,6 +311,8 @@ def render_job(options: dict[str, Any], out: str, labels: dict[str, str], conn) 
                 },
             )
         )
+    except Terminated:
+        conn.send(("error", "the render was stopped"))
     except TalkfaceError as exc:
         label = labels.get(exc.path or "", "")
         conn.send(("error", f"{label}: {exc.problem}" if label else exc.problem))

@@ -49,7 +49,11 @@ class Server:
             (self.root / "jobs").mkdir(mode=0o700)
             (self.root / "examples").mkdir(mode=0o700)
             self.manager = JobManager(
-                self.root / "jobs", workers=config.workers, max_queue=config.max_queue, ttl=config.ttl
+                self.root / "jobs",
+                workers=config.workers,
+                max_queue=config.max_queue,
+                ttl=config.ttl,
+                timeout=config.job_timeout,
             )
             api = FastAPI(title="talkface", docs_url=None, redoc_url=None, openapi_url=OPENAPI_URL)
             install_error_handlers(api)

@@ -27,12 +27,14 @@ _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
 class RequestError(Exception):
-    """A bad request: ``status`` is the HTTP status, ``message`` one line for the client."""
+    """A bad request: ``status`` is the HTTP status, ``message`` one line for the client, ``headers``
+    extra response headers (``Retry-After`` with a 429)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers or {}
 
 
 def check_filename(field: str, name: str | None) -> None:
@@ -228,7 +230,9 @@ def prepare_job(
             speech = {"audio": audio_path}
         return manager.submit(job_id, folder, {"face": face_path, **speech, **options}, labels)
     except QueueFull:
-        raise RequestError(429, "the queue is full; try again later") from None
+        wait = config.retry_after
+        message = f"the queue is full; try again in {wait} s"
+        raise RequestError(429, message, {"Retry-After": str(wait)}) from None
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)  # the request was refused
         raise
