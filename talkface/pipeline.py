@@ -34,8 +34,9 @@ from talkface.face.quiet import native_stderr_silenced
 from talkface.face.smooth import MAX_BRIDGE, bridge_gaps, smooth_frame
 from talkface.face.track import FaceTracker, FrameFace
 from talkface.media.audio import SAMPLE_RATE, Speech, load_audio, resample
+from talkface.media.files import check_not_an_input
 from talkface.media.frame import I420Frame
-from talkface.media.video import PRESETS, VIDEO_PRESET, FaceMedia, VideoWriter
+from talkface.media.video import FPS_RANGE, PRESETS, VIDEO_PRESET, FaceMedia, VideoWriter
 
 ENGINES = ("warp", "wav2lip")
 ACCELERATORS = ("bf16", "onnx", "none")  # how a neural engine runs
@@ -215,16 +216,18 @@ def sync(
             any frame, empty text, unknown language, unwritable output) or unknown option.
     """
     start = time.perf_counter()
-    if engine not in ENGINES:
-        raise TalkfaceError(f"unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
-    if motion not in MOTIONS:
-        raise TalkfaceError(f"unknown motion model {motion!r} (choose from {', '.join(MOTIONS)})")
-    if preset not in PRESETS:
-        raise TalkfaceError(f"unknown x264 preset {preset!r} (choose from {', '.join(PRESETS)})")
-    if accelerate not in ACCELERATORS:
-        raise TalkfaceError(f"unknown accelerator {accelerate!r} (choose from {', '.join(ACCELERATORS)})")
-    if engine == "wav2lip" and checkpoint is None:
-        raise TalkfaceError("the wav2lip engine needs --checkpoint (a wav2lip.pth / wav2lip_gan.pth file)")
+    check_options(
+        engine=engine,
+        motion=motion,
+        preset=preset,
+        accelerate=accelerate,
+        checkpoint=checkpoint,
+        fps=fps,
+        pads=pads,
+        box=box,
+        resize_factor=resize_factor,
+    )
+    check_not_an_input(out, {"face": face, "audio": audio})
     media = FaceMedia(face, fps=fps, resize_factor=resize_factor)
     speech = load_speech(audio, text, lang)
     # Built once the decoder thread runs, so that its imports overlap mediapipe's start-up.
@@ -257,6 +260,54 @@ def sync(
             )
     finally:
         cv2.setNumThreads(cv_threads)
+
+
+def check_options(
+    *,
+    engine: str,
+    motion: str,
+    preset: str,
+    accelerate: str,
+    checkpoint: str | Path | None,
+    fps: float | None,
+    pads: tuple[int, int, int, int],
+    box: tuple[int, int, int, int] | None,
+    resize_factor: int,
+) -> None:
+    """Check :func:`sync`'s options before any work starts (arguments as there).
+
+    Raises:
+        TalkfaceError: one line naming the option and what it must be.
+    """
+    for name, value, choices in (
+        ("engine", engine, ENGINES),
+        ("motion model", motion, MOTIONS),
+        ("x264 preset", preset, PRESETS),
+        ("accelerator", accelerate, ACCELERATORS),
+    ):
+        if value not in choices:
+            raise TalkfaceError(f"unknown {name} {value!r} (choose from {', '.join(choices)})")
+    if engine == "wav2lip" and checkpoint is None:
+        raise TalkfaceError("the wav2lip engine needs --checkpoint (a wav2lip.pth / wav2lip_gan.pth file)")
+    if fps is not None and not (isinstance(fps, int | float) and FPS_RANGE[0] <= fps <= FPS_RANGE[1]):
+        raise TalkfaceError(
+            f"fps must be a frame rate from {FPS_RANGE[0]:g} to {FPS_RANGE[1]:g}, got {fps!r}"
+        )
+    if isinstance(resize_factor, bool) or not isinstance(resize_factor, int) or resize_factor < 1:
+        raise TalkfaceError(f"resize factor must be a whole number >= 1, got {resize_factor!r}")
+    for name, value in (("pads", pads), ("box", box)):
+        if value is None and name == "box":
+            continue
+        if len(value) != 4 or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise TalkfaceError(
+                f"{name} must be 4 whole numbers of pixels (top bottom left right), got {value!r}"
+            )
+    if box is not None:
+        top, bottom, left, right = box
+        if min(box) < 0 or top >= bottom or left >= right:
+            raise TalkfaceError(
+                f"box must have 0 <= top < bottom and 0 <= left < right (pixels), got {box!r}"
+            )
 
 
 class _Track:

@@ -66,7 +66,7 @@ def test_unreadable_and_empty_media(tmp_path, speech, face) -> None:
     assert_clean_failure(
         run("sync", "--face", str(bad), "--audio", str(speech), "-o", str(out)),
         out,
-        "bad.mp4: cannot read media",
+        "bad.mp4: is not a video, image or audio file we can read",
     )
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")
@@ -179,3 +179,74 @@ def test_a_signal_mid_job_cleans_up(tmp_path, face, signum, status, word) -> Non
     assert proc.returncode == status, stderr
     assert stderr.strip() == f"talkface: {word}", stderr
     assert not out.exists() and not list(tmp_path.iterdir()), list(tmp_path.iterdir())
+
+
+def test_files_that_are_not_media_say_so(tmp_path, face, speech) -> None:
+    out = tmp_path / "o.mp4"
+    folder = tmp_path / "clip.mp4"
+    folder.mkdir()
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    noise = tmp_path / "noise.mp4"
+    noise.write_bytes(np.random.default_rng(1).integers(0, 256, 20_000, dtype=np.uint8).tobytes())
+    for bad, problem in [
+        (folder, "clip.mp4: is a folder, not a file"),
+        (empty, "empty.png: is empty (0 bytes)"),
+        (noise, "noise.mp4: is not a video, image or audio file we can read"),
+    ]:
+        assert_clean_failure(
+            run("sync", "--face", str(bad), "--audio", str(speech), "-o", str(out)), out, problem
+        )
+        assert_clean_failure(
+            run("sync", "--face", str(face), "--audio", str(bad), "-o", str(out)), out, problem
+        )
+        assert "Errno" not in problem
+
+
+def test_bad_options_are_refused_before_work_starts(tmp_path, face, speech) -> None:
+    out = tmp_path / "o.mp4"
+    common = ("sync", "--face", str(face), "--audio", str(speech), "-o", str(out))
+    for option, problem in [
+        (("--fps", "-5"), "fps must be a frame rate from 1 to 240, got -5.0"),
+        (("--fps", "0"), "fps must be a frame rate from 1 to 240, got 0.0"),
+        (("--fps", "nan"), "fps must be a frame rate"),
+        (("--resize-factor", "0"), "resize factor must be a whole number >= 1, got 0"),
+        (("--box", "10", "5", "0", "10"), "box must have 0 <= top < bottom"),
+        (("--engine", "wav2lip"), "the wav2lip engine needs --checkpoint"),
+    ]:
+        assert_clean_failure(run(*common, *option), out, problem)
+
+
+def test_the_output_may_not_overwrite_an_input(tmp_path, speech) -> None:
+    """By any spelling: the same path, ./, a symbolic link or a hard link; the input stays intact."""
+    import hashlib
+    import os
+    import shutil
+
+    clip = shutil.copyfile(data_file("video/grid_brbk7n.mpg"), tmp_path / "clip.mpg")
+    sound = shutil.copyfile(speech, tmp_path / "same.wav")
+    (tmp_path / "link.mpg").symlink_to(clip)
+    os.link(clip, tmp_path / "hard.mpg")
+    digest = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in (clip, sound)}
+    cases = [
+        (("--face", str(clip), "--audio", str(sound)), str(clip), "face"),
+        (("--face", "clip.mpg", "--audio", "same.wav"), "./clip.mpg", "face"),
+        (("--face", str(clip), "--audio", str(sound)), str(tmp_path / "link.mpg"), "face"),
+        (("--face", str(clip), "--audio", str(sound)), str(tmp_path / "hard.mpg"), "face"),
+        (("--face", str(clip), "--audio", str(sound)), str(sound), "audio"),
+    ]
+    for inputs, out, role in cases:
+        proc = subprocess.run(
+            [sys.executable, "-m", "talkface.cli", "sync", *inputs, "-o", out],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=tmp_path,
+        )
+        assert proc.returncode == 1, proc.stderr
+        assert (
+            proc.stderr.strip()
+            == f"talkface: {Path(out)}: the output would overwrite the {role} input; choose another name"
+        )
+    assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in (clip, sound)} == digest
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mpg", "hard.mpg", "link.mpg", "same.wav"]

@@ -33,7 +33,7 @@ def test_load_audio_errors(tmp_path) -> None:
         load_audio(tmp_path / "missing.wav")
     junk = tmp_path / "junk.wav"
     junk.write_text("this is not audio")
-    with pytest.raises(TalkfaceError, match="junk.wav: cannot read media"):
+    with pytest.raises(TalkfaceError, match="junk.wav: is not a video, image or audio file we can read"):
         load_audio(junk)
     image = data_file("image/chalamet_dreamtalk_f30.png")
     with pytest.raises(TalkfaceError, match="no audio stream"):

@@ -166,15 +166,23 @@ def test_bad_uploads_get_a_clean_4xx(server, portrait, one_second, tmp_path) -> 
     huge = ("huge.png", bytes(3_500_000))  # refused from its Content-Length, before it is read
     assert_error(post("/v1/jobs", files={"face": huge, "audio": audio}), 413, "request too large")
     # Empty.
-    assert_error(post("/v1/jobs", files={"face": ("face.png", b""), "audio": audio}), 422, "face: empty file")
-    assert_error(post("/v1/jobs", files={"face": face, "audio": ("a.wav", b"")}), 422, "audio: empty file")
+    assert_error(
+        post("/v1/jobs", files={"face": ("face.png", b""), "audio": audio}), 422, "face: is empty (0 bytes)"
+    )
+    assert_error(
+        post("/v1/jobs", files={"face": face, "audio": ("a.wav", b"")}), 422, "audio: is empty (0 bytes)"
+    )
     # Not media, whatever the name says.
     for name, content in [
         ("face.png", b"hello, this is text\n" * 50),
         ("face.mp4", b"<html><body>not a video</body></html>"),
         ("face.jpg", np.random.default_rng(0).integers(0, 256, 50_000, dtype=np.uint8).tobytes()),
     ]:
-        assert_error(post("/v1/jobs", files={"face": (name, content), "audio": audio}), 415, "not an image")
+        assert_error(
+            post("/v1/jobs", files={"face": (name, content), "audio": audio}),
+            415,
+            "is not a video, image or audio file",
+        )
     # A sound where a face belongs, a picture where speech belongs.
     assert_error(post("/v1/jobs", files={"face": audio, "audio": audio}), 422, "face: a face must be")
     assert_error(post("/v1/jobs", files={"face": face, "audio": face}), 422, "audio: no sound")

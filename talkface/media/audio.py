@@ -12,6 +12,7 @@ import av
 import numpy as np
 
 from talkface.errors import TalkfaceError
+from talkface.media.files import check_input_file, media_error
 
 SAMPLE_RATE = 16000  # Hz, analysis rate of every speech model (Wav2Lip, SyncNet, silero-vad)
 
@@ -56,15 +57,14 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         ``(n,)`` float32 array in [-1, 1].
 
     Raises:
-        TalkfaceError: the file is missing, cannot be decoded, has no audio stream, or is empty.
+        TalkfaceError: the file is missing, a folder, empty, not media, cannot be decoded, has no
+            audio stream, or holds no sound.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise TalkfaceError("file not found", path)
+    path = check_input_file(path)
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise TalkfaceError(f"cannot read media ({_short(exc)})", path) from None
+        raise media_error(exc, path) from None
     with container:
         if not container.streams.audio:
             raise TalkfaceError("no audio stream", path)
@@ -78,7 +78,7 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray().reshape(-1))
         except av.error.FFmpegError as exc:
-            raise TalkfaceError(f"cannot decode audio ({_short(exc)})", path) from None
+            raise media_error(exc, path, "decode audio") from None
     samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
     np.clip(samples, -1.0, 1.0, out=samples)  # FFmpeg's stereo -> mono matrix can exceed full scale
     if len(samples) < sample_rate // 25:
@@ -97,12 +97,6 @@ def save_wav(path: str | Path, samples: np.ndarray, sample_rate: int = SAMPLE_RA
         w.setframerate(int(sample_rate))
         w.writeframes(pcm.tobytes())
     return Path(path)
-
-
-def _short(exc: BaseException) -> str:
-    """One-line description of a decoding exception."""
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def resample(samples: np.ndarray, rate_from: int, rate_to: int = SAMPLE_RATE) -> np.ndarray:

@@ -13,6 +13,7 @@ from pathlib import Path
 import av
 
 from talkface.errors import TalkfaceError
+from talkface.media.files import NOT_MEDIA, check_input_file
 
 # FFmpeg demuxer names (``container.format.name`` splits on commas) that a face or speech arrives in.
 IMAGE_FORMATS = frozenset({"png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif", "image2"})
@@ -20,6 +21,7 @@ MEDIA_FORMATS = frozenset(
     {"mov", "mp4", "m4a", "3gp", "matroska", "webm", "avi", "mpeg", "mpegts", "flv", "ogg", "wav", "mp3"}
     | {"flac", "aac", "w64", "aiff", "caf"}
 )
+NO_PICTURE_OR_SOUND = "has no decodable picture or sound"
 PROBE_PACKETS = 200  # packets read to find a decodable frame of each stream
 
 
@@ -52,18 +54,16 @@ def probe_media(path: str | Path) -> MediaInfo:
         :class:`MediaInfo`.
 
     Raises:
-        TalkfaceError: empty file, not a media container we accept (text, an archive, random bytes, ...),
-            or no stream with a decodable frame.
+        TalkfaceError: missing, a folder, an empty file, not a media container we accept (text,
+            an archive, random bytes, ...), or no stream with a decodable frame.
     """
-    path = Path(path)
-    if path.stat().st_size == 0:
-        raise TalkfaceError("empty file", path)
+    path = check_input_file(path)
     try:
         with av.open(str(path)) as container:
             names = set(container.format.name.split(","))
             is_image = bool(names & IMAGE_FORMATS)
             if not is_image and not names & MEDIA_FORMATS:
-                raise TalkfaceError(f"not an image, video or audio file ({container.format.name})", path)
+                raise TalkfaceError(f"{NOT_MEDIA} ({container.format.name})", path)
             video = container.streams.video[0] if container.streams.video else None
             audio = container.streams.audio[0] if container.streams.audio else None
             duration = container.duration / av.time_base if container.duration else None
@@ -73,9 +73,9 @@ def probe_media(path: str | Path) -> MediaInfo:
             one_frame = has_video and video.frames == 1
             fmt = container.format.name
     except av.error.FFmpegError:
-        raise TalkfaceError("not an image, video or audio file", path) from None
+        raise TalkfaceError(NOT_MEDIA, path) from None
     if not has_video and not has_audio:
-        raise TalkfaceError("no decodable picture or sound", path)
+        raise TalkfaceError(NO_PICTURE_OR_SOUND, path)
     still = is_image or (one_frame and not has_audio)
     kind = "image" if still else "video" if has_video else "audio"
     return MediaInfo(kind, fmt, 0.0 if still else duration, has_video, has_audio)

@@ -17,10 +17,12 @@ from av.video.reformatter import VideoReformatter
 
 from talkface.errors import TalkfaceError
 from talkface.media.atomic import publish
-from talkface.media.audio import Speech, _short
+from talkface.media.audio import Speech
+from talkface.media.files import check_input_file, media_error
 from talkface.media.frame import I420Frame, i420_planes
 
 DEFAULT_FPS = 25.0  # frames/s for a photo, and for videos whose rate cannot be read
+FPS_RANGE = (1.0, 240.0)  # frames/s a photo may be given, and a video's rate is trusted within
 VIDEO_CRF = 18  # libx264 constant rate factor: visually lossless for the untouched pixels
 # x264 speed/size trade-off at constant quality (CRF). At 720p here: ultrafast 7.9 ms CPU per frame,
 # superfast 15.2 ms with 0.56x the file size; the default keeps the whole job faster than real time.
@@ -52,13 +54,12 @@ class FaceMedia:
         n_frames_hint: frame count from the container header (0 when unknown; may be wrong).
 
     Raises:
-        TalkfaceError: missing file, unreadable media, no video stream, or no decodable frame.
+        TalkfaceError: missing file, a folder, an empty file, not media, no video stream, or no
+            decodable frame.
     """
 
     def __init__(self, path: str | Path, fps: float | None = None, resize_factor: int = 1) -> None:
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise TalkfaceError("file not found", self.path)
+        self.path = check_input_file(path)
         if resize_factor < 1:
             raise TalkfaceError(f"resize factor must be >= 1, got {resize_factor}")
         self.resize_factor = int(resize_factor)
@@ -74,11 +75,12 @@ class FaceMedia:
                 if not self.n_frames_hint and stream.duration and stream.time_base and rate:
                     self.n_frames_hint = int(float(stream.duration * stream.time_base * rate))
         except av.error.FFmpegError as exc:
-            raise TalkfaceError(f"cannot read media ({_short(exc)})", self.path) from None
+            raise media_error(exc, self.path) from None
         if self.is_photo:
-            self.fps = float(fps or DEFAULT_FPS)
+            self.fps = float(DEFAULT_FPS if fps is None else fps)
         else:
-            self.fps = float(rate) if rate and 1 <= float(rate) <= 240 else DEFAULT_FPS
+            trusted = rate and FPS_RANGE[0] <= float(rate) <= FPS_RANGE[1]
+            self.fps = float(rate) if trusted else DEFAULT_FPS
         first = next(self.frames(), None)
         if first is None:
             raise TalkfaceError("no decodable frame", self.path)
@@ -139,7 +141,7 @@ class FaceMedia:
                     if self.is_photo:
                         return
         except av.error.FFmpegError as exc:
-            raise TalkfaceError(f"cannot decode video ({_short(exc)})", self.path) from None
+            raise media_error(exc, self.path, "decode video") from None
 
     def _reformat_rgb(self, frame: av.VideoFrame, reformatter: VideoReformatter) -> np.ndarray:
         """``frame`` in RGB via swscale, divided by the resize factor."""

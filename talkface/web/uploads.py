@@ -16,7 +16,8 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, BinaryIO
 
 from talkface.errors import TalkfaceError
-from talkface.media.probe import MediaInfo, probe_media
+from talkface.media.files import EMPTY
+from talkface.media.probe import NO_PICTURE_OR_SOUND, MediaInfo, probe_media
 from talkface.pipeline import ENGINES, MOTIONS
 from talkface.web.config import ServeConfig
 from talkface.web.jobs import Job, JobManager, QueueFull
@@ -89,7 +90,7 @@ def check_media(field: str, path: Path, role: str, config: ServeConfig) -> Media
     try:
         info = probe_media(path)
     except TalkfaceError as exc:
-        status = 422 if exc.problem in ("empty file", "no decodable picture or sound") else 415
+        status = 422 if exc.problem in (EMPTY, NO_PICTURE_OR_SOUND) else 415
         raise RequestError(status, f"{field}: {exc.problem}") from None
     if role == "face" and not info.has_video:
         raise RequestError(422, f"{field}: a face must be a photo or a video, this is {info.kind} only")
