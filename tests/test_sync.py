@@ -99,3 +99,36 @@ def test_largest_of_several_faces_is_animated(tmp_path) -> None:
     large_mouth = change[150:230, 240:370].mean()
     assert small_face < 3, "the small face was changed"
     assert large_mouth > 4 * small_face, "the large face was not animated"
+
+
+@pytest.mark.parametrize("turn", [90, -90, 180])
+def test_a_rotated_phone_video_comes_out_upright(tmp_path, turn) -> None:
+    """Frames stored turned, with a display matrix saying how to show them (as phones write)."""
+    import av
+    import cv2
+
+    clip = data_file("video/grid_brbk7n.mpg")
+    upright = read_frames(clip)
+    # Stored so that turning it `turn` degrees counterclockwise, as the matrix says, shows it upright.
+    store = {90: cv2.ROTATE_90_CLOCKWISE, -90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180}[turn]
+    rotated = tmp_path / "phone.mp4"
+    with av.open(str(rotated), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.height, v.width = cv2.rotate(upright[0], store).shape[:2]
+        v.pix_fmt, v.options = "yuv420p", {"crf": "12"}
+        v.set_display_rotation(turn)
+        for i, f in enumerate(upright):
+            frame = av.VideoFrame.from_ndarray(cv2.rotate(f, store), format="rgb24")
+            frame.pts = i
+            c.mux(v.encode(frame))
+        c.mux(v.encode(None))
+    out = tmp_path / "out.mp4"
+    result = talkface.sync(rotated, out, audio=clip, quiet=True)
+    info = probe(out)
+    assert (info["width"], info["height"]) == (360, 288)  # the display orientation
+    assert result.faces == result.frames
+    dst = read_frames(out)
+    diff = [
+        np.abs(a[:110].astype(int) - b[:110].astype(int)).mean() for a, b in zip(upright, dst, strict=False)
+    ]
+    assert max(diff) < 3.0  # upright, and above the nose the input's own pixels

@@ -13,6 +13,8 @@ import cv2
 import numpy as np
 
 Box = tuple[int, int, int, int]  # (x0, y0, x1, y1) pixels, x1/y1 exclusive
+# OpenCV's rotation for 1, 2, 3 counterclockwise quarter turns
+ROTATE_CCW = {1: cv2.ROTATE_90_COUNTERCLOCKWISE, 2: cv2.ROTATE_180, 3: cv2.ROTATE_90_CLOCKWISE}
 
 
 class I420Frame:
@@ -52,6 +54,18 @@ class I420Frame:
     def copy(self) -> I420Frame:
         """A frame with its own copy of the pixels."""
         return I420Frame(self.data.copy())
+
+    def rotated(self, turns: int) -> I420Frame:
+        """The frame turned counterclockwise by ``turns`` quarter turns (0-3), plane by plane, as a
+        player applies a video's display matrix (:data:`ROTATE_CCW`)."""
+        if turns % 4 == 0:
+            return self
+        code = ROTATE_CCW[turns % 4]
+        y, u, v = (cv2.rotate(p, code) for p in self.planes())
+        out = np.empty((y.shape[0] * 3 // 2, y.shape[1]), np.uint8)
+        for dst, src in zip(i420_planes(out, *y.shape), (y, u, v), strict=True):
+            dst[:] = src
+        return I420Frame(out)
 
     def planes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Views ``(Y, U, V)`` of shapes ``(H, W)``, ``(H/2, W/2)``, ``(H/2, W/2)``."""

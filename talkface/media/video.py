@@ -19,7 +19,7 @@ from talkface.errors import TalkfaceError
 from talkface.media.atomic import publish
 from talkface.media.audio import Speech
 from talkface.media.files import check_input_file, media_error
-from talkface.media.frame import I420Frame, i420_planes
+from talkface.media.frame import ROTATE_CCW, I420Frame, i420_planes
 
 DEFAULT_FPS = 25.0  # frames/s for a photo, and for videos whose rate cannot be read
 FPS_RANGE = (1.0, 240.0)  # frames/s a photo may be given, and a video's rate is trusted within
@@ -52,6 +52,9 @@ class FaceMedia:
         fps: frame rate in frames/s (for a photo: ``DEFAULT_FPS`` unless given).
         width, height: frame size in pixels after ``resize_factor``.
         n_frames_hint: frame count from the container header (0 when unknown; may be wrong).
+        turns: counterclockwise quarter turns (0-3) applied to every frame, from the video's
+            display matrix (a phone's rotation metadata): frames come out upright, in the
+            orientation a player shows, and ``width``/``height`` are those of the turned frames.
 
     Raises:
         TalkfaceError: missing file, a folder, an empty file, not media, no video stream, or no
@@ -71,6 +74,9 @@ class FaceMedia:
                 fmt = container.format.name
                 self.is_photo = any(name in fmt.split(",") for name in _IMAGE_FORMATS) or (stream.frames == 1)
                 rate = stream.average_rate or stream.guessed_rate
+                first = next(container.decode(stream), None)
+                # Quarter turns counterclockwise that the display matrix asks for (a phone's video)
+                self.turns = round((first.rotation if first is not None else 0) / 90) % 4
                 self.n_frames_hint = int(stream.frames or 0)
                 if not self.n_frames_hint and stream.duration and stream.time_base and rate:
                     self.n_frames_hint = int(float(stream.duration * stream.time_base * rate))
@@ -81,10 +87,9 @@ class FaceMedia:
         else:
             trusted = rate and FPS_RANGE[0] <= float(rate) <= FPS_RANGE[1]
             self.fps = float(rate) if trusted else DEFAULT_FPS
-        first = next(self.frames(), None)
         if first is None:
             raise TalkfaceError("no decodable frame", self.path)
-        self.height, self.width = first.shape[:2]
+        self.height, self.width = next(self.frames()).shape[:2]
         if self.is_photo:
             self.n_frames_hint = 1
 
@@ -109,9 +114,10 @@ class FaceMedia:
         reformatter = VideoReformatter()
         for frame in self._decoded():
             if self.resize_factor == 1 and _is_bt601_i420(frame):
-                yield cv2.cvtColor(i420_array(frame), cv2.COLOR_YUV2RGB_I420)
+                rgb = cv2.cvtColor(i420_array(frame), cv2.COLOR_YUV2RGB_I420)
             else:
-                yield self._reformat_rgb(frame, reformatter)
+                rgb = self._reformat_rgb(frame, reformatter)
+            yield cv2.rotate(rgb, ROTATE_CCW[self.turns]) if self.turns else rgb
 
     def i420_frames(self) -> Iterator[I420Frame]:
         """Yield frames in display order as :class:`~talkface.media.frame.I420Frame` (what the
@@ -124,9 +130,9 @@ class FaceMedia:
         reformatter = VideoReformatter()
         for frame in self._decoded():
             if self.resize_factor == 1 and _is_bt601_i420(frame):
-                yield I420Frame(i420_array(frame))
+                yield I420Frame(i420_array(frame)).rotated(self.turns)
             else:
-                yield I420Frame.from_rgb(self._reformat_rgb(frame, reformatter))
+                yield I420Frame.from_rgb(self._reformat_rgb(frame, reformatter)).rotated(self.turns)
 
     def _decoded(self) -> Iterator[av.VideoFrame]:
         """Decoded PyAV frames (only the first for a photo)."""
