@@ -18,6 +18,7 @@ from talkface.render.warp import WarpRenderer
 BOX_COLOUR = (0, 220, 0)  # RGB: the face box
 MASK_COLOUR = (255, 64, 160)  # RGB: tint of the pixels the warp may change
 LIP_COLOUR = (255, 255, 0)  # RGB: the lip landmarks
+LARGE_SIDE = 1920  # pixels: a face larger than this on its long side renders slowly (RTF ~4 at 3511 px)
 PREVIEW_APERTURE = min(TYPICAL_APERTURE[0] + 2 * TYPICAL_APERTURE[1], MAX_APERTURE)  # a wide opening
 
 
@@ -67,3 +68,18 @@ def face_preview(
     for px, py in lm[LIPS]:
         cv2.circle(out, (round(float(px)), round(float(py))), thick, LIP_COLOUR, -1, cv2.LINE_AA)
     return out
+
+
+def resize_hint(width: int, height: int) -> str | None:
+    """Advice for a face of ``width`` x ``height`` pixels (after any resize factor) whose long side
+    exceeds :data:`LARGE_SIDE`: the resize factor that brings it within, or ``None`` if it fits."""
+    import math
+
+    side = max(width, height)
+    if side <= LARGE_SIDE:
+        return None
+    k = math.ceil(side / LARGE_SIDE)
+    return (
+        f"a {width}x{height} picture renders slowly at this size (several times real time); "
+        f"Resize factor {k} makes it {width // k}x{height // k}"
+    )

@@ -136,6 +136,8 @@ def test_page_renders_an_uploaded_portrait_speaking_uploaded_speech(browser, ser
     browser.find_element(By.ID, "render").click()
     # A progress bar while it renders, then the video.
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#result .progress-text, #result .eta-bar"))
+    others = browser.find_elements(By.CSS_SELECTOR, "#download .progress-text, #summary .progress-text")
+    assert not others, "the progress bar is drawn more than once"
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#result video[src]"))
     video = browser.find_element(By.CSS_SELECTOR, "#result video")
     browser.execute_script("arguments[0].muted = true; arguments[0].play();", video)
@@ -190,6 +192,75 @@ def test_a_bundled_example_speaks_typed_text(browser, server_url) -> None:
     size = browser.execute_script("return [arguments[0].videoWidth, arguments[0].videoHeight]", video)
     assert size == [512, 512]  # scikit-image's astronaut
     assert "frames, face found in" in browser.find_element(By.ID, "summary").text
+
+
+def toasts_inside(browser) -> list[str]:
+    """Texts of the toasts shown, after checking that each lies inside the window."""
+    toasts = browser.find_elements(By.CSS_SELECTOR, ".toast-body")
+    width = browser.execute_script("return document.documentElement.clientWidth")
+    for toast in toasts:
+        rect = browser.execute_script("return arguments[0].getBoundingClientRect().toJSON()", toast)
+        assert 0 <= rect["left"] and rect["right"] <= width, (rect, width)
+    return [t.text for t in toasts]
+
+
+def test_page_details_at_a_laptop_width(browser, server_url, tmp_path) -> None:
+    """At 1366 px: toasts inside the window, labels kept after an error, the preview redrawn when pads
+    or the resize factor change, and a hint to resize a huge photo."""
+    import cv2
+    from skimage import data
+
+    coffee, huge = tmp_path / "coffee.png", tmp_path / "huge.jpg"
+    cv2.imwrite(str(coffee), data.coffee()[:, :, ::-1])
+    cv2.imwrite(str(huge), cv2.resize(data.astronaut()[:, :, ::-1], (3511, 3511)))
+    wait = WebDriverWait(browser, 180, poll_frequency=0.1)
+    browser.set_window_size(1366, 900)
+    try:
+        browser.get(server_url)
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#face input[type=file]"))
+        # A photo without a face: a warning at once, and an error after Render; labels stay.
+        browser.find_element(By.CSS_SELECTOR, "#face input[type=file]").send_keys(str(coffee))
+        wait.until(lambda d: any("no face found" in t for t in toasts_inside(d)))
+        browser.find_element(By.CSS_SELECTOR, "#audio input[type=file]").send_keys(
+            str(data_file("audio/es_dreamtalk_spanish1.wav"))
+        )
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#audio a[download]"))
+        browser.find_element(By.ID, "render").click()
+        wait.until(lambda d: any("no face found in any frame" in t for t in toasts_inside(d)))
+        for panel, label in (("result", "Result"), ("download", "Download the MP4")):
+            labels = browser.find_elements(By.CSS_SELECTOR, f"#{panel} [data-testid='block-label']")
+            assert [e.text for e in labels if e.is_displayed()] == [label], panel
+            badges = browser.find_elements(By.CSS_SELECTOR, f"#{panel} .error")
+            assert not [b for b in badges if b.is_displayed()], f"an error badge covers the {panel} panel"
+        # A real face: the preview is redrawn when the pads or the resize factor change.
+        portrait = data_file("image/woman_happy_sadtalker.png")
+        browser.find_element(By.CSS_SELECTOR, "#face button[aria-label='Clear']").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#face input[type=file]"))
+        browser.find_element(By.CSS_SELECTOR, "#face input[type=file]").send_keys(str(portrait))
+
+        def preview_src(d) -> str:
+            found = d.find_elements(By.CSS_SELECTOR, "#preview img[src]")
+            return found[0].get_attribute("src") if found else ""
+
+        first = wait.until(preview_src)
+        browser.find_element(By.CSS_SELECTOR, "#options").click()  # open the accordion
+        pads = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#pads textarea, #pads input"))
+        pads.clear()
+        pads.send_keys("0,60,0,0\n")
+        second = wait.until(lambda d: preview_src(d) not in ("", first) and preview_src(d))
+        factor = browser.find_element(By.CSS_SELECTOR, "#resize input[type=number]")
+        factor.clear()
+        factor.send_keys("2\n")
+        wait.until(lambda d: preview_src(d) not in ("", first, second))
+        # A 3511 px photo: a hint to resize it.
+        browser.find_element(By.CSS_SELECTOR, "#face button[aria-label='Clear']").click()
+        factor.clear()
+        factor.send_keys("1\n")
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#face input[type=file]"))
+        browser.find_element(By.CSS_SELECTOR, "#face input[type=file]").send_keys(str(huge))
+        wait.until(lambda d: any("Resize factor 2 makes it 1755x1755" in t for t in toasts_inside(d)))
+    finally:
+        browser.set_window_size(1400, 1400)
 
 
 def envelope(samples: np.ndarray) -> np.ndarray:

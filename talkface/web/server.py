@@ -44,7 +44,7 @@ class Server:
 
             from talkface.web.api import OPENAPI_URL, api_router, install_error_handlers, mount_docs_assets
             from talkface.web.jobs import JobManager
-            from talkface.web.ui import build_ui, theme
+            from talkface.web.ui import PAGE_CSS, build_ui, theme
 
             (self.root / "jobs").mkdir(mode=0o700)
             (self.root / "examples").mkdir(mode=0o700)
@@ -70,6 +70,7 @@ class Server:
                 # folder, where the private directory lives.
                 footer_links=[],
                 theme=theme(),
+                css=PAGE_CSS,
             )
             # Gradio only checks where an event's input files lie once the page "has launched",
             # which mount_gradio_app never marks (launch() does): until then a request naming any

@@ -25,6 +25,8 @@ SPEECH_SOURCES = ("Audio file or microphone", "Text")
 POLL = 0.3  # seconds between looks at a running job
 FONTS = ("ui-sans-serif", "system-ui", "sans-serif")  # no web fonts: the page must work offline
 MONO_FONTS = ("ui-monospace", "Consolas", "monospace")
+# Toasts stay inside the window whatever its width or their text (mount the page with css=PAGE_CSS).
+PAGE_CSS = ".toast-wrap { max-width: calc(100vw - 2 * var(--size-3)); } .toast-body { max-width: 100%; }"
 
 
 def theme() -> gr.themes.Base:
@@ -67,12 +69,16 @@ def build_ui(manager: JobManager, config: ServeConfig, examples_dir: Path) -> gr
                     visible=False,
                     elem_id="lang",
                 )
-                with gr.Accordion("Options", open=False):
+                with gr.Accordion("Options", open=False, elem_id="options"):
                     engine = gr.Dropdown(engines, value="warp", label="Engine")
                     motion = gr.Radio(list(MOTIONS), value="learned", label="Mouth motion (warp engine)")
                     fps = gr.Slider(10, 60, value=25, step=1, label="Frames per second (photos)")
-                    pads = gr.Textbox(value="0,0,0,0", label="Pads: top,bottom,left,right (pixels)")
-                    resize = gr.Slider(1, 4, value=1, step=1, label="Resize factor (divide the resolution)")
+                    pads = gr.Textbox(
+                        value="0,0,0,0", label="Pads: top,bottom,left,right (pixels)", elem_id="pads"
+                    )
+                    resize = gr.Slider(
+                        1, 4, value=1, step=1, label="Resize factor (divide the resolution)", elem_id="resize"
+                    )
                     nosmooth = gr.Checkbox(False, label="No smoothing of face landmarks")
                     loop = gr.Checkbox(False, label="Loop a short video (instead of ping-pong)")
                 render = gr.Button("Render", variant="primary", elem_id="render")
@@ -96,16 +102,26 @@ def build_ui(manager: JobManager, config: ServeConfig, examples_dir: Path) -> gr
         def show_preview(path: str | None, pads_text: str, factor: float):
             if not path:
                 return None
-            from talkface.preview import face_preview
+            from talkface.preview import face_preview, resize_hint
 
             try:
                 pad = parse_pads(pads_text) if pads_text.strip() else (0, 0, 0, 0)
-                return face_preview(path, pads=pad, resize_factor=int(factor))
+                image = face_preview(path, pads=pad, resize_factor=int(factor))
+                hint = resize_hint(image.shape[1], image.shape[0])
+                if hint:
+                    gr.Warning(f"face: {hint} (Options)")
+                return image
             except TalkfaceError as exc:
                 gr.Warning(f"face: {exc.problem}")
             except RequestError as exc:
                 gr.Warning(exc.message)
             return None
+
+        def not_rendered(message: str):
+            # A toast and a line under the result, not gr.Error: its badge would cover the panels'
+            # labels until the next render.
+            gr.Warning(message, title="Not rendered")
+            return None, None, f"**Not rendered:** {message}"
 
         def run(face_path, choice, audio_path, words, language, *options, progress=gr.Progress()):  # noqa: B008
             engine_name, motion_name, rate, pad, factor, still, cycle = options
@@ -121,9 +137,9 @@ def build_ui(manager: JobManager, config: ServeConfig, examples_dir: Path) -> gr
                 "loop": str(cycle),
             }
             if not face_path:
-                raise gr.Error("Upload a face (photo or video) first.")
+                return not_rendered("Upload a face (photo or video) first.")
             if not typed and not audio_path:
-                raise gr.Error("Upload or record the speech, or choose Text.")
+                return not_rendered("Upload or record the speech, or choose Text.")
             try:
                 with contextlib.ExitStack() as files:
                     face_file = files.enter_context(open(face_path, "rb"))
@@ -137,7 +153,7 @@ def build_ui(manager: JobManager, config: ServeConfig, examples_dir: Path) -> gr
                         fields,
                     )
             except RequestError as exc:
-                raise gr.Error(exc.message) from None
+                return not_rendered(exc.message)
             while job.state in ("queued", "running"):
                 status = manager.status(job)
                 if job.state == "queued":
@@ -146,7 +162,7 @@ def build_ui(manager: JobManager, config: ServeConfig, examples_dir: Path) -> gr
                     progress(job.progress, desc="Rendering")
                 time.sleep(POLL)
             if job.state != "done":
-                raise gr.Error(job.error or f"the job is {job.state}")
+                return not_rendered(job.error or f"the job is {job.state}")
             s = job.summary or {}
             line = (
                 f"{s.get('frames')} frames, face found in {s.get('faces')}; {s.get('speech_seconds')} s of "
@@ -155,11 +171,19 @@ def build_ui(manager: JobManager, config: ServeConfig, examples_dir: Path) -> gr
             return str(job.result), str(job.result), line
 
         source.change(show_source, source, [audio, text, lang])
-        face.change(show_preview, [face, pads, resize], preview)
+        # Redrawn when the face or what the preview shows (pads, resize factor) changes.
+        gr.on(
+            [face.change, pads.submit, pads.blur, resize.change],
+            show_preview,
+            [face, pads, resize],
+            preview,
+            trigger_mode="always_last",  # a slider drag redraws once it stops, not at every step
+        )
         render.click(
             run,
             [face, source, audio, text, lang, engine, motion, fps, pads, resize, nosmooth, loop],
             [result, download, summary],
             concurrency_limit=None,  # the job manager's queue is the limit
+            show_progress_on=[result],  # one progress bar (and one error badge), on the video
         )
     return page
