@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from talkface.demo import DEMO_TEXT, demo_face
 from talkface.errors import (
@@ -22,6 +23,13 @@ from talkface.face.quiet import silence_native_stderr_for_process
 from talkface.media.video import DEFAULT_FPS, PRESETS, VIDEO_PRESET
 from talkface.pipeline import ACCELERATORS, ENGINES, MOTIONS, sync
 from talkface.training.progress import SyncNetTraining, TrainingOptions, Wav2LipTraining
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors as one line (``talkface: argument --fps: ...``), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"talkface: {message} (see {self.prog} --help)\n")
 
 
 def _add_render_options(p: argparse.ArgumentParser) -> None:
@@ -170,13 +178,13 @@ def _add_serve_parser(sub) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (built on demand, never at import time)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="talkface", description="Make a face in a video or photo speak, lip-synced, on CPU."
     )
     from talkface import __version__
 
     parser.add_argument("--version", action="version", version=f"talkface {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser(
         "sync",
