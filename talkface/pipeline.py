@@ -115,28 +115,71 @@ def load_speech(audio: str | Path | None = None, text: str | None = None, lang: 
     return Speech(samples=resample(pcm, rate, SAMPLE_RATE), pcm=pcm, pcm_rate=rate, phonemes=phonemes)
 
 
-class _FrameStore:
-    """Frames spilled to an anonymous temporary file, for replaying a video shorter than the speech."""
+class _SpillFile:
+    """Equal-sized records appended to an anonymous temporary file (it vanishes when closed), so
+    that what a replay needs does not stay in memory."""
 
     def __init__(self) -> None:
-        fd, name = tempfile.mkstemp(prefix="talkface-frames-")
+        fd, name = tempfile.mkstemp(prefix="talkface-spill-")
         os.unlink(name)  # anonymous: vanishes when closed
         self.fd = fd
-        self.shape: tuple[int, int] | None = None  # of the I420 array
+        self.size = 0  # bytes per record
         self.count = 0
 
-    def append(self, frame: I420Frame) -> None:
-        self.shape = frame.data.shape
-        os.pwrite(self.fd, np.ascontiguousarray(frame.data).tobytes(), self.count * frame.data.nbytes)
+    def append(self, record: bytes) -> None:
+        self.size = self.size or len(record)
+        if len(record) != self.size:
+            raise ValueError(f"record of {len(record)} bytes in a file of {self.size}-byte records")
+        os.pwrite(self.fd, record, self.count * self.size)
         self.count += 1
 
-    def __getitem__(self, i: int) -> I420Frame:
-        """Frame ``i`` (read-only: copy it before drawing on it)."""
-        nbytes = int(np.prod(self.shape))
-        return I420Frame(np.frombuffer(os.pread(self.fd, nbytes, i * nbytes), np.uint8).reshape(self.shape))
+    def read(self, i: int) -> bytes:
+        return os.pread(self.fd, self.size, i * self.size)
 
     def close(self) -> None:
         os.close(self.fd)
+
+
+class _FrameStore(_SpillFile):
+    """Frames spilled to disk, for replaying a video shorter than the speech."""
+
+    def append(self, frame: I420Frame) -> None:  # type: ignore[override]
+        self.shape = frame.data.shape
+        super().append(np.ascontiguousarray(frame.data).tobytes())
+
+    def __getitem__(self, i: int) -> I420Frame:
+        """Frame ``i`` (read-only: copy it before drawing on it)."""
+        return I420Frame(np.frombuffer(self.read(i), np.uint8).reshape(self.shape))
+
+
+class _LandmarkStore(_SpillFile):
+    """Finalised landmarks of every source frame (``None`` where no face), on disk: 3.8 KB a
+    frame would otherwise grow by 57 MB per 10 minutes of video."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.record: list[int] = []  # per frame: its record, or -1 without a face
+        self.template: np.ndarray | None = None  # dtype and shape of the records
+
+    @property
+    def faces(self) -> int:
+        """Frames with landmarks."""
+        return self.count
+
+    def append(self, landmarks: np.ndarray | None) -> None:  # type: ignore[override]
+        self.record.append(-1 if landmarks is None else self.count)
+        if landmarks is not None:
+            self.template = landmarks if self.template is None else self.template
+            super().append(np.ascontiguousarray(landmarks, self.template.dtype).tobytes())
+
+    def __len__(self) -> int:
+        return len(self.record)
+
+    def __getitem__(self, j: int) -> np.ndarray | None:
+        if self.record[j] < 0:
+            return None
+        data = np.frombuffer(self.read(self.record[j]), self.template.dtype)
+        return data.reshape(self.template.shape).copy()
 
 
 def frame_schedule(n_source: int, n_out: int, loop: bool = False) -> np.ndarray:
@@ -322,12 +365,11 @@ class _Track:
         self.smooth = smooth
         self.raw: list[np.ndarray | None] = []
         self.present: list[bool] = []
-        self.final: list[np.ndarray | None] = []
+        self.final = _LandmarkStore()  # frame j's landmarks once finalised, in order
 
     def append(self, found: FrameFace) -> None:
         self.raw.append(found.landmarks)
         self.present.append(found.present)
-        self.final.append(None)
 
     def finalise(self, j: int) -> np.ndarray | None:
         """Landmarks of frame ``j`` using the frames up to ``j + LOOKAHEAD`` (or the track's end)."""
@@ -338,10 +380,10 @@ class _Track:
             lm = lm.copy()  # a view would pin the whole window array
             if self.raw[j] is not None:  # the warp needs where the lips are in this very frame
                 lm[LIPS] = self.raw[j][LIPS]
-        self.final[j] = lm
+        self.final.append(lm)  # frames are finalised in order
         if lo > 0:
             self.raw[lo - 1] = None  # no later window reaches back that far
-        return self.final[j]
+        return lm
 
 
 class _Prefetch:
@@ -471,7 +513,7 @@ def _run(
             while window:
                 k, ready = window.popleft()
                 emit(k, ready, track.finalise(k))
-            if not any(lm is not None for lm in track.final):
+            if not track.final.faces:
                 raise TalkfaceError("no face found in any frame", media.path)
 
             # Replay (photo, or a video shorter than the speech): ping-pong or loop the source.
@@ -495,6 +537,7 @@ def _run(
         frames.close()  # stops and joins the decode/track thread before the tracker closes
         for tracker in trackers:
             tracker.close()
+        track.final.close()
         if store is not None:
             store.close()
         progress.close()

@@ -42,3 +42,22 @@ def test_melspectrogram_matches_librosa(name: str) -> None:
 def test_window_start_per_video_frame() -> None:
     assert [mel.mel_window_start(i, 25) for i in range(4)] == [0, 3, 6, 9]
     assert mel.mel_window_start(30, 30.0) == 80
+
+
+def test_blockwise_melspectrogram_matches_librosa_across_blocks() -> None:
+    """30 s: three blocks of MEL_BLOCK frames, seams included; and any frame range alone."""
+    x = load_audio(data_file("audio/en_hdtf_AdamSchiff.wav"))
+    ours = mel.melspectrogram(x)
+    assert ours.shape[1] > 2 * mel.MEL_BLOCK
+    np.testing.assert_allclose(ours, librosa_wav2lip_mel(x.astype(np.float64)), atol=1e-4)
+    for start, stop in [
+        (0, 5),
+        (1000, 1030),
+        (mel.MEL_BLOCK - 3, mel.MEL_BLOCK + 3),
+        (ours.shape[1] - 7, ours.shape[1]),
+    ]:
+        np.testing.assert_allclose(mel.melspectrogram_frames(x, start, stop), ours[:, start:stop], atol=1e-5)
+    short = x[:300]  # shorter than half a window: the whole-signal path
+    np.testing.assert_allclose(
+        mel.melspectrogram(short), librosa_wav2lip_mel(short.astype(np.float64)), atol=1e-4
+    )

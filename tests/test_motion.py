@@ -114,3 +114,19 @@ def test_learned_coefficients_equal_the_design_matrix_product() -> None:
         product = design_matrix(features[:n]) @ model.weights
         expected = np.stack([smooth_curve(product[:, k], CONFIG.output_sigma) for k in range(8)], 1)
         assert np.allclose(model.coefficients(features[:n]), expected, atol=1e-5)
+
+
+def test_learned_motion_in_chunks_equals_the_whole_utterance() -> None:
+    """104 s of speech: two chunks of MOTION_CHUNK frames give the whole-utterance coefficients."""
+    from talkface.motion.learned import DEFAULT_WEIGHTS, MOTION_CHUNK, LearnedMotion, audio_features
+    from talkface.speech.phones import phone_labels
+
+    x = load_audio(data_file("audio/en_librivox_copperfield_06.mp3"))
+    n = int(len(x) / 16000 * 25)
+    assert n > MOTION_CHUNK
+    model = LearnedMotion.load(DEFAULT_WEIGHTS)
+    labels = phone_labels(x)
+    whole = model.coefficients(audio_features(x, n, 25.0, labels))
+    chunked = model.speech_coefficients(x, n, 25.0, labels)
+    np.testing.assert_allclose(chunked, whole, atol=1e-5)
+    assert np.abs(whole).max() > 1.0  # a real signal, not zeros

@@ -110,3 +110,25 @@ def test_load_audio_other_formats(tmp_path, fmt: str, codec: str, rate: int, lay
         for lag in range(0, 1200, 8)
     )
     assert best > 0.9
+
+
+def test_vad_streams_and_audio_is_read_to_its_last_sample(tmp_path) -> None:
+    """The VAD steps through the speech without a padded copy, as silero-vad's own wrapper would;
+    load_audio keeps the resampler's tail (its flush)."""
+    from talkface.speech import vad
+
+    x = load_audio(data_file("audio/es_dreamtalk_spanish1.wav"))[:50_000]
+    n_chunks = -(-len(x) // vad.VAD_CHUNK)
+    padded = np.zeros(vad.VAD_CONTEXT + n_chunks * vad.VAD_CHUNK, np.float32)
+    padded[vad.VAD_CONTEXT : vad.VAD_CONTEXT + len(x)] = x
+    state, want = np.zeros((2, 1, 128), np.float32), []
+    for k in range(n_chunks):
+        window = padded[None, k * vad.VAD_CHUNK : (k + 1) * vad.VAD_CHUNK + vad.VAD_CONTEXT]
+        out, state = vad._session().run(None, {"input": window, "state": state, "sr": np.array(16000)})
+        want.append(out[0, 0])
+    np.testing.assert_allclose(vad.speech_probability(x), want, atol=1e-6)
+    assert max(want) > 0.5  # speech was found
+    from talkface.media.audio import save_wav
+
+    wav = save_wav(tmp_path / "s.wav", np.tile(x, 3), 44100)  # 150,000 samples at 44.1 kHz
+    assert abs(len(load_audio(wav)) - round(150_000 * 16000 / 44100)) <= 1

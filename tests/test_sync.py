@@ -132,3 +132,17 @@ def test_a_rotated_phone_video_comes_out_upright(tmp_path, turn) -> None:
         np.abs(a[:110].astype(int) - b[:110].astype(int)).mean() for a, b in zip(upright, dst, strict=False)
     ]
     assert max(diff) < 3.0  # upright, and above the nose the input's own pixels
+
+
+def test_landmarks_spilled_to_disk_come_back(tmp_path) -> None:
+    from talkface.pipeline import _LandmarkStore
+
+    store = _LandmarkStore()
+    rng = np.random.default_rng(0)
+    kept = [None if i % 3 == 1 else rng.random((478, 2)).astype(np.float32) for i in range(10)]
+    for lm in kept:
+        store.append(lm)
+    assert len(store) == 10 and store.faces == 7
+    for i, lm in enumerate(kept):
+        assert (store[i] is None) if lm is None else np.array_equal(store[i], lm)
+    store.close()

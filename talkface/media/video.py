@@ -8,6 +8,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from fractions import Fraction
+from itertools import chain
 from pathlib import Path
 
 import av
@@ -17,7 +18,7 @@ from av.video.reformatter import VideoReformatter
 
 from talkface.errors import TalkfaceError
 from talkface.media.atomic import publish
-from talkface.media.audio import Speech
+from talkface.media.audio import Speech, resampled
 from talkface.media.files import check_input_file, media_error
 from talkface.media.frame import ROTATE_CCW, I420Frame, i420_planes
 
@@ -298,7 +299,7 @@ class VideoWriter:
                 frames = _audio_file_frames(speech.source, self.audio, speech.duration)
             else:
                 frames = _pcm_frames(speech.pcm, self.audio.sample_rate)
-            for frame in _chain(frames, [None]):
+            for frame in chain(frames, [None]):
                 for packet in self.audio.encode(frame):
                     self._put_packet(packet)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
@@ -414,8 +415,7 @@ def _audio_file_frames(source: Path, stream, duration: float) -> Iterator[av.Aud
         fifo = av.AudioFifo()
         limit = int(round(duration * rate))
         written = 0
-        resampled = (out for frame in inp.decode(src) for out in resampler.resample(frame))
-        for out in _chain(resampled, resampler.resample(None), [None]):
+        for out in chain(resampled(inp.decode(src), resampler), [None]):
             if out is not None:
                 out.pts = None  # the FIFO checks timestamps for gaps; ours are set below
                 fifo.write(out)
@@ -440,8 +440,3 @@ def _pcm_frames(pcm: np.ndarray, rate: int) -> Iterator[av.AudioFrame]:
         frame.sample_rate = rate
         frame.pts = start
         yield frame
-
-
-def _chain(*iterables):
-    for it in iterables:
-        yield from it

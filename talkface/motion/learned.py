@@ -43,12 +43,14 @@ from talkface.errors import TalkfaceError
 from talkface.face.landmarks import CHIN, LIPS, LOWER_LIP_INNER, MOUTH_LEFT, MOUTH_RIGHT, UPPER_LIP_INNER
 from talkface.motion import smooth_curve, zscore
 from talkface.motion.heuristic import LEAD_FRAMES, ROUNDING_Z, SILENCE_Z, MouthMotion
-from talkface.speech.mel import MEL_FRAMES_PER_SECOND, melspectrogram
+from talkface.speech.mel import MEL_FRAMES_PER_SECOND, melspectrogram_frames, n_mel_frames
 from talkface.speech.phones import phone_fractions, start_phone_labels
 from talkface.speech.vad import speech_mask
 
 MOTION_POINTS = LIPS + CHIN  # mesh points whose motion the coefficients describe
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "motion.npz"
+# Video frames analysed at a time (60 s at 25 fps): memory does not grow with the speech length.
+MOTION_CHUNK = 1500
 
 
 @dataclass(frozen=True)
@@ -68,28 +70,75 @@ CONFIG = MotionConfig()
 _ROWS = {p: i for i, p in enumerate(MOTION_POINTS)}
 
 
-def mel_per_frame(samples: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
+def _mel_rows(samples: np.ndarray, n_frames: int, fps: float, start: int, stop: int) -> np.ndarray:
+    """Un-normalised mel sub-frames of video frames ``start..stop``: the mel spectrogram
+    interpolated to :attr:`MotionConfig.mel_subframes` per frame, from the samples they need.
+
+    Returns:
+        ``((stop - start) * CONFIG.mel_subframes, 80)`` float64.
+    """
+    sub = CONFIG.mel_subframes
+    n_mel = n_mel_frames(len(samples))
+    t = (np.arange(start * sub, stop * sub) + 0.5) / (fps * sub) * MEL_FRAMES_PER_SECOND - 0.5
+    t = np.clip(t, 0, n_mel - 1)
+    i0 = np.floor(t).astype(int)
+    i1 = np.minimum(i0 + 1, n_mel - 1)
+    lo, hi = (int(i0.min()), int(i1.max()) + 1) if len(t) else (0, 0)
+    mel = melspectrogram_frames(samples, lo, hi).T  # (hi - lo, 80)
+    w = (t - i0)[:, None]
+    return mel[i0 - lo] * (1 - w) + mel[i1 - lo] * w
+
+
+def _chunks(n_frames: int, margin: int = 0) -> list[tuple[int, int, int, int]]:
+    """``(lo, start, stop, hi)`` video-frame chunks of :data:`MOTION_CHUNK`: frames ``start..stop``
+    with ``margin`` frames of context on each side (``lo..hi``, within the speech)."""
+    return [
+        (max(0, a - margin), a, min(a + MOTION_CHUNK, n_frames), min(n_frames, a + MOTION_CHUNK + margin))
+        for a in range(0, n_frames, MOTION_CHUNK)
+    ]
+
+
+def mel_statistics(samples: np.ndarray, n_frames: int, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-band mean and standard deviation of the mel sub-frames of the whole utterance, chunk by
+    chunk (Chan et al.'s pairwise update), as ``m.mean(0)``, ``m.std(0)`` of all of them.
+
+    Returns:
+        ``(mean, std)``, each ``(80,)`` float64.
+    """
+    count, mean, m2 = 0, np.zeros(80), np.zeros(80)
+    for _, start, stop, _ in _chunks(n_frames):
+        rows = _mel_rows(samples, n_frames, fps, start, stop)
+        k, mu = len(rows), rows.mean(0)
+        delta = mu - mean
+        m2 += ((rows - mu) ** 2).sum(0) + delta**2 * count * k / (count + k)
+        mean += delta * k / (count + k)
+        count += k
+    return mean, np.sqrt(m2 / max(count, 1))
+
+
+def mel_per_frame(
+    samples: np.ndarray,
+    n_frames: int,
+    fps: float,
+    frames: tuple[int, int] | None = None,
+    stats: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
     """Mel spectrogram resampled to :attr:`MotionConfig.mel_subframes` sub-frames per video frame.
 
     Args:
         samples: ``(n,)`` float32 waveform at 16 kHz.
         n_frames: number of video frames.
         fps: video frame rate in frames/s.
+        frames: only video frames ``start..stop`` (default all).
+        stats: :func:`mel_statistics` of the utterance if already computed.
 
     Returns:
-        ``(n_frames, CONFIG.mel_subframes * 80)`` float32, z-scored per utterance and band.
+        ``(stop - start, CONFIG.mel_subframes * 80)`` float32, z-scored per utterance and band.
     """
-    mel = melspectrogram(samples).T  # (T, 80) at 80 frames/s
-    t = (np.arange(n_frames * CONFIG.mel_subframes) + 0.5) / (
-        fps * CONFIG.mel_subframes
-    ) * MEL_FRAMES_PER_SECOND - 0.5
-    t = np.clip(t, 0, len(mel) - 1)
-    i0 = np.floor(t).astype(int)
-    i1 = np.minimum(i0 + 1, len(mel) - 1)
-    w = (t - i0)[:, None]
-    m = mel[i0] * (1 - w) + mel[i1] * w
-    m = (m - m.mean(0)) / (m.std(0) + 1e-6)
-    return m.reshape(n_frames, -1).astype(np.float32)
+    start, stop = frames or (0, n_frames)
+    mean, std = stats or mel_statistics(samples, n_frames, fps)
+    m = (_mel_rows(samples, n_frames, fps, start, stop) - mean) / (std + 1e-6)
+    return m.reshape(stop - start, -1).astype(np.float32)
 
 
 def audio_features(
@@ -109,6 +158,13 @@ def audio_features(
     """
     return np.concatenate(
         [mel_per_frame(samples, n_frames, fps), phone_fractions(samples, n_frames, fps, phone_labels)], axis=1
+    )
+
+
+def _smoothed(c: np.ndarray) -> np.ndarray:
+    """Each coefficient curve smoothed over time; float32."""
+    return np.stack([smooth_curve(c[:, k], CONFIG.output_sigma) for k in range(c.shape[1])], 1).astype(
+        np.float32
     )
 
 
@@ -210,11 +266,14 @@ class LearnedMotion:
         )
 
     def coefficients(self, features: np.ndarray) -> np.ndarray:
-        """Predicted motion coefficients, ``(frames, n_coeffs)`` float32, from :func:`audio_features`.
+        """Predicted motion coefficients, ``(frames, n_coeffs)`` float32, from :func:`audio_features`:
+        :meth:`raw_coefficients` smoothed over time (sigma :attr:`MotionConfig.output_sigma`)."""
+        return _smoothed(self.raw_coefficients(features))
 
-        Equal to ``design_matrix(features) @ weights`` without building that matrix (11 MB a minute
-        of speech): each context offset's block of weights is applied to the features and the
-        product shifted into place, so memory does not grow with the window.
+    def raw_coefficients(self, features: np.ndarray) -> np.ndarray:
+        """``design_matrix(features) @ weights``, ``(frames, n_coeffs)`` float64, without building
+        that matrix (11 MB a minute of speech): each context offset's block of weights is applied
+        to the features and the product shifted into place, so memory does not grow with the window.
         """
         c = np.zeros((len(features), self.weights.shape[1]), np.float64)
         row = 0
@@ -229,9 +288,27 @@ class LearnedMotion:
                     c[-off:] += y[: len(x) + off]
                 row += d
         c += self.weights[row]  # the bias column
-        return np.stack([smooth_curve(c[:, k], CONFIG.output_sigma) for k in range(c.shape[1])], 1).astype(
-            np.float32
-        )
+        return c
+
+    def speech_coefficients(
+        self, samples: np.ndarray, n_frames: int, fps: float, labels: np.ndarray
+    ) -> np.ndarray:
+        """:meth:`coefficients` of ``audio_features(samples, n_frames, fps, labels)``, computed
+        :data:`MOTION_CHUNK` frames at a time with their context (equal to 1e-5; 10 minutes of
+        speech need about 10 MB beside the samples instead of 370 MB).
+
+        Returns:
+            ``(n_frames, n_coeffs)`` float32.
+        """
+        stats = mel_statistics(samples, n_frames, fps)
+        phones = phone_fractions(samples, n_frames, fps, labels)
+        margin = max(CONFIG.mel_context, CONFIG.phone_context)
+        raw = np.empty((n_frames, self.weights.shape[1]), np.float64)
+        for lo, start, stop, hi in _chunks(n_frames, margin):
+            mel = mel_per_frame(samples, n_frames, fps, (lo, hi), stats)
+            chunk = self.raw_coefficients(np.concatenate([mel, phones[lo:hi]], axis=1))
+            raw[start:stop] = chunk[start - lo : stop - lo]
+        return _smoothed(raw)
 
     def displacement(self, coefficients: np.ndarray) -> np.ndarray:
         """Standardised canonical displacements ``(frames, 2 * len(MOTION_POINTS))`` of coefficients."""
@@ -251,8 +328,8 @@ class LearnedMotion:
         """
         phones = start_phone_labels(samples)  # in a helper process, beside the VAD
         speech = speech_mask(samples, n_frames, fps)
-        features = audio_features(samples, n_frames, fps, phones())
-        ap, wd = aperture_width(self.displacement(self.coefficients(features)))
+        coefficients = self.speech_coefficients(samples, n_frames, fps, phones())
+        ap, wd = aperture_width(self.displacement(coefficients))
         # The mouth closes before the sound stops and opens before it starts: silence counts from
         # LEAD_FRAMES later, as in the heuristic motion.
         ahead = np.concatenate([speech[LEAD_FRAMES:], np.repeat(speech[-1:], LEAD_FRAMES)])[:n_frames]

@@ -91,8 +91,65 @@ def stft_magnitude(samples: np.ndarray, block: int = 2048) -> np.ndarray:
     return out
 
 
+MEL_BLOCK = 1024  # mel frames computed at a time (12.8 s): temporaries stay small at any length
+
+
+def n_mel_frames(n_samples: int) -> int:
+    """Mel frames of :func:`melspectrogram` for ``n_samples`` samples: ``1 + n // HOP_LENGTH``."""
+    return 1 + n_samples // HOP_LENGTH
+
+
+def _emphasised(samples: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Samples ``lo..hi`` (may reach past either end) of the pre-emphasised signal, reflect-padded
+    as ``np.pad(mode="reflect")`` pads it, in float64. Needs ``len(samples) > N_FFT // 2``."""
+    n = len(samples)
+    j = np.abs(np.arange(lo, hi))
+    j = np.where(j > n - 1, 2 * (n - 1) - j, j)
+    x = samples[j].astype(np.float64)
+    e = x - PREEMPHASIS * samples[np.maximum(j - 1, 0)].astype(np.float64)
+    e[j == 0] = x[j == 0]  # the first sample has no predecessor
+    return e
+
+
+def melspectrogram_frames(samples: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Frames ``start..stop`` of :func:`melspectrogram`, computed from the samples they cover.
+
+    Args:
+        samples: ``(n,)`` float waveform at :data:`SAMPLE_RATE` Hz in [-1, 1].
+        start, stop: mel frame range, ``0 <= start <= stop <= n_mel_frames(n)``.
+
+    Returns:
+        ``(N_MELS, stop - start)`` float32, equal to those columns of the whole spectrogram.
+    """
+    if len(samples) <= N_FFT // 2:  # too short to pad by reflection once: the whole, it is tiny
+        return _melspectrogram_whole(samples)[:, start:stop]
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(WIN_LENGTH) / WIN_LENGTH)
+    out = np.empty((N_MELS, stop - start), np.float32)
+    for a in range(start, stop, MEL_BLOCK):
+        b = min(a + MEL_BLOCK, stop)
+        seg = _emphasised(samples, a * HOP_LENGTH - N_FFT // 2, (b - 1) * HOP_LENGTH + N_FFT // 2)
+        idx = np.arange(N_FFT)[None, :] + HOP_LENGTH * np.arange(b - a)[:, None]
+        magnitude = np.abs(np.fft.rfft(seg[idx] * window, n=N_FFT, axis=1)).T.astype(np.float32)
+        out[:, a - start : b - start] = _normalised_db(mel_filterbank() @ magnitude)
+    return out
+
+
+def _normalised_db(mel: np.ndarray) -> np.ndarray:
+    """Mel magnitudes to Wav2Lip's normalised dB scale, [-4, 4]."""
+    db = 20 * np.log10(np.maximum(1e-5, mel)) - REF_LEVEL_DB
+    norm = 2 * MAX_ABS_VALUE * (db - MIN_LEVEL_DB) / -MIN_LEVEL_DB - MAX_ABS_VALUE
+    return np.clip(norm, -MAX_ABS_VALUE, MAX_ABS_VALUE).astype(np.float32)
+
+
+def _melspectrogram_whole(samples: np.ndarray) -> np.ndarray:
+    x = np.asarray(samples, np.float64)
+    emphasised = np.append(x[0], x[1:] - PREEMPHASIS * x[:-1]) if len(x) else x
+    return _normalised_db(mel_filterbank() @ stft_magnitude(emphasised))
+
+
 def melspectrogram(samples: np.ndarray) -> np.ndarray:
-    """Wav2Lip's normalised log-mel spectrogram.
+    """Wav2Lip's normalised log-mel spectrogram, :data:`MEL_BLOCK` frames at a time (temporary
+    memory does not grow with the length: 10 minutes need the 15 MB result only).
 
     Args:
         samples: ``(n,)`` float32 waveform at :data:`SAMPLE_RATE` Hz in [-1, 1].
@@ -100,12 +157,7 @@ def melspectrogram(samples: np.ndarray) -> np.ndarray:
     Returns:
         ``(N_MELS, 1 + n // HOP_LENGTH)`` float32 in [-4, 4], 80 frames per second.
     """
-    x = np.asarray(samples, np.float64)
-    emphasised = np.append(x[0], x[1:] - PREEMPHASIS * x[:-1]) if len(x) else x
-    mel = mel_filterbank() @ stft_magnitude(emphasised)
-    db = 20 * np.log10(np.maximum(1e-5, mel)) - REF_LEVEL_DB
-    norm = 2 * MAX_ABS_VALUE * (db - MIN_LEVEL_DB) / -MIN_LEVEL_DB - MAX_ABS_VALUE
-    return np.clip(norm, -MAX_ABS_VALUE, MAX_ABS_VALUE).astype(np.float32)
+    return melspectrogram_frames(samples, 0, n_mel_frames(len(samples)))
 
 
 def mel_window_start(frame_index: int, fps: float) -> int:

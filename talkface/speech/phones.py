@@ -17,7 +17,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 
 import numpy as np
@@ -60,7 +60,7 @@ def phone_labels(samples: np.ndarray) -> np.ndarray:
         ``(n // 160 + 1,)`` int64 indices into :data:`PHONES` (0, silence, where nothing was
         recognised).
     """
-    return _decode(_pcm16(samples))
+    return _decode(b"".join(_pcm16(samples)))
 
 
 def _n_labels(n_samples: int) -> int:
@@ -68,8 +68,14 @@ def _n_labels(n_samples: int) -> int:
     return n_samples * PHONE_FRAMES_PER_SECOND // SAMPLE_RATE + 1
 
 
-def _pcm16(samples: np.ndarray) -> bytes:
-    return (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16).tobytes()
+PCM_CHUNK = SAMPLE_RATE * 10  # samples converted to 16-bit PCM at a time (no full-length copies)
+
+
+def _pcm16(samples: np.ndarray) -> Iterator[bytes]:
+    """``samples`` as 16-bit PCM bytes, :data:`PCM_CHUNK` samples at a time."""
+    for start in range(0, len(samples), PCM_CHUNK):
+        chunk = np.clip(samples[start : start + PCM_CHUNK], -1.0, 1.0) * 32767
+        yield chunk.astype(np.int16).tobytes()
 
 
 def _decode(pcm: bytes) -> np.ndarray:
@@ -103,16 +109,18 @@ def start_phone_labels(samples: np.ndarray) -> Callable[[], np.ndarray]:
 
     def run() -> None:
         try:
-            proc = subprocess.run(
+            with subprocess.Popen(
                 [sys.executable, "-m", "talkface.speech.phones"],
-                input=_pcm16(samples),
-                capture_output=True,
-                timeout=600,
-                check=True,
-            )
-            labels = np.frombuffer(proc.stdout, np.int8).astype(np.int64)
-            if len(labels) == _n_labels(len(samples)):
-                out["labels"] = labels
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            ) as proc:
+                for chunk in _pcm16(samples):  # streamed: the helper reads all before it answers
+                    proc.stdin.write(chunk)
+                proc.stdin.close()
+                labels = np.frombuffer(proc.stdout.read(), np.int8).astype(np.int64)
+                if proc.wait(timeout=600) == 0 and len(labels) == _n_labels(len(samples)):
+                    out["labels"] = labels
         except (OSError, subprocess.SubprocessError):
             pass
 

@@ -44,16 +44,18 @@ def speech_probability(samples: np.ndarray) -> np.ndarray:
         ``[512 k, 512 (k + 1))``.
     """
     n_chunks = -(-len(samples) // VAD_CHUNK)
-    x = np.zeros(VAD_CONTEXT + n_chunks * VAD_CHUNK, np.float32)
-    x[VAD_CONTEXT : VAD_CONTEXT + len(samples)] = samples
     session = _session()
     state = np.zeros((2, 1, 128), np.float32)
     sr = np.array(SAMPLE_RATE, np.int64)
     probs = np.empty(n_chunks, np.float32)
+    chunk = np.zeros((1, VAD_CONTEXT + VAD_CHUNK), np.float32)  # context, then the chunk
     for k in range(n_chunks):
-        chunk = x[None, k * VAD_CHUNK : (k + 1) * VAD_CHUNK + VAD_CONTEXT]
+        piece = samples[k * VAD_CHUNK : (k + 1) * VAD_CHUNK]  # the last one zero-padded
+        chunk[0, VAD_CONTEXT:] = 0.0
+        chunk[0, VAD_CONTEXT : VAD_CONTEXT + len(piece)] = piece
         out, state = session.run(None, {"input": chunk, "state": state, "sr": sr})
         probs[k] = out[0, 0]
+        chunk[0, :VAD_CONTEXT] = chunk[0, -VAD_CONTEXT:]  # no copy of the whole speech is made
     return probs
 
 
