@@ -12,14 +12,13 @@ and, per input, the longest run's peak against the shortest's.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import av
 import numpy as np
+from speed import measure  # benchmarks/speed.py: wall seconds and VmHWM of one sync in a child
 
 from talkface.media.audio import load_audio, save_wav
 
@@ -56,18 +55,6 @@ def repeated_speech(speech: Path, seconds: float, out: Path) -> Path:
     x = load_audio(speech)
     n = int(seconds * 16000)
     return save_wav(out, np.tile(x, n // len(x) + 1)[:n])
-
-
-def measure(face: Path, audio: Path, out: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one `talkface sync` in a child process."""
-    code = (
-        "import talkface\n"
-        f"talkface.sync({str(face)!r}, {str(out)!r}, audio={str(audio)!r}, quiet=True)\n"
-        "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])\n"
-    )
-    t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return time.perf_counter() - t, int(proc.stdout.strip().splitlines()[-1]) / 1024
 
 
 def main() -> None:

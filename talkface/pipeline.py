@@ -5,16 +5,14 @@ One pass: a background thread decodes and tracks the face in each frame (up to
 can be bridged and landmarks smoothed with future frames, then each frame is rendered and handed to
 the encoder thread. Frames stay in I420 (:class:`~talkface.media.frame.I420Frame`) from decoder to
 encoder; only the regions the tracker and the renderer read are converted to RGB. Only those
-queues of frames are in memory (the smoothed landmarks, 3.8 KB per frame, are kept for the whole
-video). A video shorter than the speech must be replayed: its frames are then also spilled to an
-anonymous temporary file.
+queues of frames are in memory: the smoothed landmarks of every frame (3.8 KB each), which a replay
+needs, go to an anonymous temporary file. A video shorter than the speech must be replayed: its
+frames are then spilled to such a file too.
 """
 
 from __future__ import annotations
 
-import os
 import queue
-import tempfile
 import threading
 import time
 from collections import deque
@@ -36,6 +34,7 @@ from talkface.face.track import FaceTracker, FrameFace
 from talkface.media.audio import SAMPLE_RATE, Speech, load_audio, resample
 from talkface.media.files import check_not_an_input
 from talkface.media.frame import I420Frame
+from talkface.media.spill import FrameStore, LandmarkStore
 from talkface.media.video import FPS_RANGE, PRESETS, VIDEO_PRESET, FaceMedia, VideoWriter
 
 ENGINES = ("warp", "wav2lip")
@@ -115,73 +114,6 @@ def load_speech(audio: str | Path | None = None, text: str | None = None, lang: 
     return Speech(samples=resample(pcm, rate, SAMPLE_RATE), pcm=pcm, pcm_rate=rate, phonemes=phonemes)
 
 
-class _SpillFile:
-    """Equal-sized records appended to an anonymous temporary file (it vanishes when closed), so
-    that what a replay needs does not stay in memory."""
-
-    def __init__(self) -> None:
-        fd, name = tempfile.mkstemp(prefix="talkface-spill-")
-        os.unlink(name)  # anonymous: vanishes when closed
-        self.fd = fd
-        self.size = 0  # bytes per record
-        self.count = 0
-
-    def append(self, record: bytes) -> None:
-        self.size = self.size or len(record)
-        if len(record) != self.size:
-            raise ValueError(f"record of {len(record)} bytes in a file of {self.size}-byte records")
-        os.pwrite(self.fd, record, self.count * self.size)
-        self.count += 1
-
-    def read(self, i: int) -> bytes:
-        return os.pread(self.fd, self.size, i * self.size)
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
-class _FrameStore(_SpillFile):
-    """Frames spilled to disk, for replaying a video shorter than the speech."""
-
-    def append(self, frame: I420Frame) -> None:  # type: ignore[override]
-        self.shape = frame.data.shape
-        super().append(np.ascontiguousarray(frame.data).tobytes())
-
-    def __getitem__(self, i: int) -> I420Frame:
-        """Frame ``i`` (read-only: copy it before drawing on it)."""
-        return I420Frame(np.frombuffer(self.read(i), np.uint8).reshape(self.shape))
-
-
-class _LandmarkStore(_SpillFile):
-    """Finalised landmarks of every source frame (``None`` where no face), on disk: 3.8 KB a
-    frame would otherwise grow by 57 MB per 10 minutes of video."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.record: list[int] = []  # per frame: its record, or -1 without a face
-        self.template: np.ndarray | None = None  # dtype and shape of the records
-
-    @property
-    def faces(self) -> int:
-        """Frames with landmarks."""
-        return self.count
-
-    def append(self, landmarks: np.ndarray | None) -> None:  # type: ignore[override]
-        self.record.append(-1 if landmarks is None else self.count)
-        if landmarks is not None:
-            self.template = landmarks if self.template is None else self.template
-            super().append(np.ascontiguousarray(landmarks, self.template.dtype).tobytes())
-
-    def __len__(self) -> int:
-        return len(self.record)
-
-    def __getitem__(self, j: int) -> np.ndarray | None:
-        if self.record[j] < 0:
-            return None
-        data = np.frombuffer(self.read(self.record[j]), self.template.dtype)
-        return data.reshape(self.template.shape).copy()
-
-
 def frame_schedule(n_source: int, n_out: int, loop: bool = False) -> np.ndarray:
     """Source frame index for each output frame.
 
@@ -255,8 +187,9 @@ def sync(
         :class:`SyncResult`.
 
     Raises:
-        TalkfaceError: bad input (missing/unreadable/empty media, no audio stream, no face in
-            any frame, empty text, unknown language, unwritable output) or unknown option.
+        TalkfaceError: bad input (missing, a folder, empty or not media, no audio stream, no face
+            in any frame, empty text, unknown language, unwritable output, an output that would
+            overwrite an input) or an option out of range (:func:`check_options`).
     """
     start = time.perf_counter()
     check_options(
@@ -365,7 +298,7 @@ class _Track:
         self.smooth = smooth
         self.raw: list[np.ndarray | None] = []
         self.present: list[bool] = []
-        self.final = _LandmarkStore()  # frame j's landmarks once finalised, in order
+        self.final = LandmarkStore()  # frame j's landmarks once finalised, in order
 
     def append(self, found: FrameFace) -> None:
         self.raw.append(found.landmarks)
@@ -467,7 +400,7 @@ def _run(
             yield frame, trackers[0](frame)
 
     track = _Track(smooth=not nosmooth and not media.is_photo)
-    store: _FrameStore | None = None
+    store: FrameStore | None = None
     spill = not media.is_photo and (media.n_frames_hint == 0 or media.n_frames_hint < n_out)
     faces = 0
     # Frames stay in I420, as decoded and as encoded: only the regions read are converted to RGB.
@@ -502,7 +435,7 @@ def _run(
             for j, (frame, found) in enumerate(frames):
                 track.append(found)
                 if spill:
-                    store = store or _FrameStore()
+                    store = store or FrameStore()
                     store.append(frame)
                 window.append((j, frame))
                 while window and window[0][0] + LOOKAHEAD <= j:
@@ -523,7 +456,7 @@ def _run(
                 if not media.is_photo and (store is None or store.count < n_source):
                     if store is not None:
                         store.close()
-                    store = _FrameStore()
+                    store = FrameStore()
                     for frame in media.i420_frames():
                         store.append(frame)
                 schedule = frame_schedule(n_source, n_out, loop)

@@ -135,9 +135,9 @@ def test_a_rotated_phone_video_comes_out_upright(tmp_path, turn) -> None:
 
 
 def test_landmarks_spilled_to_disk_come_back(tmp_path) -> None:
-    from talkface.pipeline import _LandmarkStore
+    from talkface.media.spill import LandmarkStore
 
-    store = _LandmarkStore()
+    store = LandmarkStore()
     rng = np.random.default_rng(0)
     kept = [None if i % 3 == 1 else rng.random((478, 2)).astype(np.float32) for i in range(10)]
     for lm in kept:
