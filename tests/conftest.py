@@ -69,3 +69,28 @@ def write_video(
                 c.mux(a.encode(af))
             c.mux(a.encode(None))
     return path
+
+
+def _tracked_state() -> str | None:
+    """The working tree's changes to tracked files (status and content), or ``None`` outside git."""
+    import subprocess
+
+    try:
+        status = subprocess.run(
+            ["git", "-C", str(REPO), "diff", "HEAD", "--binary"], capture_output=True, timeout=60, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    import hashlib
+
+    return hashlib.sha256(status).hexdigest()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tests_change_no_tracked_file():
+    """Fails the run if a test wrote a tracked file (a screenshot, a weight, a doc)."""
+    before = _tracked_state()
+    yield
+    after = _tracked_state()
+    if before is not None and after != before:
+        pytest.fail("a test changed a tracked file of the repository (see git status)")
