@@ -37,6 +37,9 @@ class Server:
         if config.workdir is not None and not Path(config.workdir).resolve().is_relative_to(system_temp):
             raise TalkfaceError(f"the work folder must be inside {system_temp}", config.workdir)
         self.root = Path(tempfile.mkdtemp(prefix="talkface-serve-", dir=config.workdir))  # mode 0700
+        # Gradio reads its upload folder from the environment whenever it checks a file: restored
+        # by close(), so that another Server in the same process keeps its own.
+        self._previous_temp = os.environ.get("GRADIO_TEMP_DIR")
         os.environ["GRADIO_TEMP_DIR"] = str(self.root / "gradio")
         try:
             import gradio as gr
@@ -78,13 +81,21 @@ class Server:
             # a client uploaded to this server (Gradio's upload folder, GRADIO_TEMP_DIR).
             page.has_launched = True
         except BaseException:
+            self._restore_temp()
             shutil.rmtree(self.root, ignore_errors=True)
             raise
 
     def close(self) -> None:
         """Stop the workers (ending running renders) and delete the private directory."""
         self.manager.close()
+        self._restore_temp()
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def _restore_temp(self) -> None:
+        if self._previous_temp is None:
+            os.environ.pop("GRADIO_TEMP_DIR", None)
+        else:
+            os.environ["GRADIO_TEMP_DIR"] = self._previous_temp
 
 
 def serve(config: ServeConfig) -> None:
