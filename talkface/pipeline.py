@@ -271,9 +271,7 @@ def check_options(
         )
     if isinstance(resize_factor, bool) or not isinstance(resize_factor, int) or resize_factor < 1:
         raise TalkfaceError(f"resize factor must be a whole number >= 1, got {resize_factor!r}")
-    for name, value in (("pads", pads), ("box", box)):
-        if value is None and name == "box":
-            continue
+    for name, value in (("pads", pads), ("box", (0, 0, 0, 0) if box is None else box)):
         if len(value) != 4 or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             raise TalkfaceError(
                 f"{name} must be 4 whole numbers of pixels (top bottom left right), got {value!r}"
