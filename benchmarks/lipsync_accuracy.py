@@ -35,6 +35,7 @@ import talkface
 from talkface.evaluation.benchmark import first_face_frame, reversed_video
 from talkface.evaluation.mouth import follow_score, mouth_track
 from talkface.media.video import FaceMedia
+from talkface.motion import MOTION_SOURCES
 from talkface.motion.learned import DEFAULT_WEIGHTS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,7 +46,7 @@ def main() -> None:
     p.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     p.add_argument("--clips", type=int, default=None, help="only the first N clips (alphabetical)")
     p.add_argument("--json", type=Path, default=None, help="also write per-clip results here")
-    p.add_argument("--motion", choices=("learned", "heuristic"), default="learned")
+    p.add_argument("--motion", choices=MOTION_SOURCES, default="learned")
     p.add_argument("--fold-models", type=Path, default=None, help="held-out models: fold<k>.npz + folds.json")
     args = p.parse_args()
     folds = json.loads((args.fold_models / "folds.json").read_text()) if args.fold_models else {}
@@ -75,7 +76,13 @@ def main() -> None:
             for mode, (face, photo_fps) in inputs.items():
                 out = tmp / f"{mode}.mp4"
                 talkface.sync(
-                    face, out, audio=clip, fps=photo_fps, quiet=True, motion=args.motion, motion_model=model
+                    face,
+                    out,
+                    audio=clip,
+                    fps=photo_fps,
+                    quiet=True,
+                    motion=args.motion,
+                    motion_model=model if args.motion == "learned" else None,
                 )
                 score = follow_score(mouth_track(out), real)
                 row[mode] = vars(score)

@@ -26,7 +26,7 @@ import av
 import numpy as np
 
 from talkface.media.audio import load_audio, save_wav
-from talkface.media.video import audio_format
+from talkface.media.writer import audio_format
 
 REPO = Path(__file__).resolve().parents[1]
 CLIP = "video/hdtf_katiehill_WDA_000.mp4"

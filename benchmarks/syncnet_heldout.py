@@ -16,10 +16,9 @@ from pathlib import Path
 import torch
 
 from talkface.models.checkpoint import load_checkpoint
-from talkface.models.syncnet import SyncNet, SyncNetConfig
+from talkface.models.syncnet import SyncNet, expert_config
 from talkface.training.data import load_split
 from talkface.training.syncnet import EVAL_PAIRS, eval_set, evaluate
-from talkface.training.wav2lip import syncnet_width
 
 
 def main() -> None:
@@ -41,7 +40,7 @@ def main() -> None:
         f"{'checkpoint':44s} {'step':>6s} {'loss':>6s} {'acc':>6s} {'pair acc':>9s} {'cos+':>6s} {'cos-':>6s}"
     )
     for ckpt in args.checkpoints:
-        model = SyncNet(SyncNetConfig(width=syncnet_width(ckpt)))
+        model = SyncNet(expert_config(ckpt))
         step = load_checkpoint(ckpt, model).get("global_step", 0)
         torch.manual_seed(0)
         r = evaluate(model, data)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from talkface.engines.wav2lip import OnnxGenerator, _bf16, _eager
+from talkface.models import accelerate
 from talkface.models.wav2lip import IMG_SIZE, Wav2Lip, Wav2LipConfig
 
 
@@ -44,14 +44,17 @@ def main() -> None:
     mel = rng.uniform(-4, 4, (args.batch, 1, 80, 16)).astype(np.float32)
     faces = rng.uniform(0, 1, (args.batch, 6, IMG_SIZE, IMG_SIZE)).astype(np.float32)
     params = sum(q.numel() for q in model.parameters())
-    eager = frames_per_second(_eager(model), mel, faces, args.repeat)
+    eager = frames_per_second(accelerate.eager(model), mel, faces, args.repeat)
     t = time.perf_counter()
-    onnx = OnnxGenerator(model)
+    example = (torch.zeros(1, 1, 80, 16), torch.zeros(1, 6, IMG_SIZE, IMG_SIZE))
+    onnx = accelerate.OnnxRunner(model, example, ("audio", "face"))
     export_s = time.perf_counter() - t
     fast = frames_per_second(onnx, mel, faces, args.repeat)
-    reference = _eager(model)(mel, faces)
+    reference = accelerate.eager(model)(mel, faces)
     diff = float(np.abs(onnx(mel, faces) - reference).max())
-    bf16 = _bf16(model)  # converts the weights to channels-last in place (same values)
+    bf16 = accelerate.bf16(
+        model, channels_last=(1,)
+    )  # converts the weights to channels-last in place (same values)
     fast_bf16 = frames_per_second(bf16, mel, faces, args.repeat)
     err = np.abs(bf16(mel, faces) - reference)
     threads = torch.get_num_threads()

@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from talkface.cli_train import add_train_parser, run_train
 from talkface.demo import DEMO_TEXT, demo_face
+from talkface.engines.registry import DEFAULT_ENGINE, ENGINES, engine_options
 from talkface.errors import (
     EXIT_TERMINATED,
     TalkfaceError,
@@ -20,9 +22,8 @@ from talkface.errors import (
     install_signal_handlers,
 )
 from talkface.face.quiet import silence_native_stderr_for_process
-from talkface.media.video import DEFAULT_FPS, PRESETS, VIDEO_PRESET
-from talkface.pipeline import ACCELERATORS, ENGINES, MOTIONS, sync
-from talkface.training.progress import SyncNetTraining, TrainingOptions, Wav2LipTraining
+from talkface.options import PIXELS_METAVAR, EngineOptions, OptionField, Options, SyncOptions, option_fields
+from talkface.pipeline import sync
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,85 +33,71 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"talkface: {message} (see {self.prog} --help)\n")
 
 
-def _add_render_options(p: argparse.ArgumentParser) -> None:
+def _add_option_flags(p: argparse.ArgumentParser, classes: list[type[Options]]) -> None:
+    """One flag per option of ``classes`` (:func:`~talkface.options.option_fields`); an option that
+    several engines have (``pads``) is one flag, its help naming each engine's meaning. Unset flags
+    are absent from the parsed namespace, so that the options classes' defaults apply."""
+    merged: dict[str, list[tuple[str, OptionField]]] = {}
+    for cls in classes:
+        owner = getattr(cls, "engine", "")
+        for f in option_fields(cls):
+            merged.setdefault(f.name, []).append((owner, f))
+    for name, entries in merged.items():
+        f = entries[0][1]
+        helps = []
+        for owner, g in entries:
+            default = _shown_default(g)
+            text = g.spec.help + (f" (default {default})" if default and "default" not in g.spec.help else "")
+            helps.append(f"{owner} engine: {text}" if owner else text)
+        kwargs: dict = {
+            "dest": name,
+            "default": argparse.SUPPRESS,
+            "help": "; ".join(helps).replace("%", "%%"),
+        }
+        if f.kind == "bool":
+            kwargs["action"] = "store_true"
+        elif f.kind == "pixels":
+            kwargs.update(type=int, nargs=4, metavar=PIXELS_METAVAR)
+        elif f.kind == "choice":
+            kwargs["choices"] = f.spec.choices
+        else:
+            kwargs["type"] = {"int": int, "float": float, "path": Path}[f.kind]
+        p.add_argument(f.flag, *f.spec.aliases, **kwargs)
+
+
+def _shown_default(f: OptionField) -> str:
+    if f.default is None or f.kind == "bool":
+        return ""
+    return (
+        " ".join(map(str, f.default))
+        if f.kind == "pixels"
+        else f"{f.default:g}"
+        if f.kind == "float"
+        else str(f.default)
+    )
+
+
+def _add_engine_flags(p: argparse.ArgumentParser) -> None:
+    """``--engine`` and every registered engine's options."""
     p.add_argument(
         "--engine",
-        choices=ENGINES,
-        default="warp",
-        help="warp = training-free mesh warp of the real lips and jaw (default); "
-        "wav2lip = the Wav2Lip generator (needs --checkpoint)",
+        choices=list(ENGINES),
+        default=DEFAULT_ENGINE,
+        help="; ".join(f"{spec.name} = {spec.summary}" for spec in ENGINES.values()),
     )
-    p.add_argument(
-        "--checkpoint",
-        "--checkpoint_path",
-        type=Path,
-        default=None,
-        help="weights for a neural engine: a wav2lip.pth / wav2lip_gan.pth file in the published format",
-    )
-    p.add_argument(
-        "--accelerate",
-        choices=ACCELERATORS,
-        default="bf16",
-        help="how a neural engine runs: bf16 = PyTorch under bf16 autocast (default, ~5x fp32 on this "
-        "CPU), onnx = onnxruntime fp32 export (~1.5x), none = plain PyTorch fp32",
-    )
-    p.add_argument(
-        "--motion",
-        choices=MOTIONS,
-        default="learned",
-        help="speech -> mouth model (warp engine): learned = the shipped model trained on real talking clips "
-        "(mel + pocketsphinx phones; default); heuristic = formant-band acoustics for --audio and visemes "
-        "from espeak-ng's phoneme timing for --text",
-    )
-    p.add_argument(
-        "--motion-model",
-        type=Path,
-        default=None,
-        help="weights for --motion learned (a motion.npz from `talkface train motion`; default: the shipped "
-        "talkface/weights/motion.npz)",
-    )
-    p.add_argument(
-        "--fps",
-        type=float,
-        default=None,
-        help=f"frame rate for a photo input (default {DEFAULT_FPS:g}); videos keep their own",
-    )
-    p.add_argument(
-        "--pads",
-        type=int,
-        nargs=4,
-        default=[0, 0, 0, 0],
-        metavar=("TOP", "BOTTOM", "LEFT", "RIGHT"),
-        help="pixels added around the warped lower face (as Wav2Lip's --pads; e.g. 0 20 0 0 "
-        "gives the chin more room)",
-    )
-    p.add_argument(
-        "--box",
-        type=int,
-        nargs=4,
-        default=None,
-        metavar=("TOP", "BOTTOM", "LEFT", "RIGHT"),
-        help="fixed face box in pixels; skips face detection (as Wav2Lip's --box)",
-    )
-    p.add_argument("--nosmooth", action="store_true", help="do not smooth face landmarks over time")
-    p.add_argument(
-        "--resize-factor",
-        type=int,
-        default=1,
-        help="divide the input resolution by this integer first (faster, smaller output)",
-    )
-    p.add_argument(
-        "--loop",
-        action="store_true",
-        help="cycle a video shorter than the speech (default: ping-pong it back and forth)",
-    )
-    p.add_argument(
-        "--preset",
-        choices=PRESETS,
-        default=VIDEO_PRESET,
-        help=f"x264 preset (default {VIDEO_PRESET}): slower presets make smaller files at the same quality",
-    )
+    _add_option_flags(p, [spec.options for spec in ENGINES.values()])
+
+
+def _add_render_options(p: argparse.ArgumentParser) -> None:
+    _add_engine_flags(p)
+    _add_option_flags(p, [SyncOptions])
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary line")
+
+
+def _engine_options(args: argparse.Namespace) -> EngineOptions:
+    """The chosen engine's options from the flags given (another engine's option is an error)."""
+    names = {f.name for spec in ENGINES.values() for f in option_fields(spec.options)}
+    return engine_options(args.engine, **{n: getattr(args, n) for n in names if hasattr(args, n)})
 
 
 def _add_serve_parser(sub) -> None:
@@ -244,13 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--benchmark", type=Path, metavar="DIR", help="self-reenactment over a folder of real clips"
     )
-    e.add_argument(
-        "--engine",
-        choices=ENGINES,
-        default="warp",
-        help="engine re-driving the clips (--benchmark; default warp)",
-    )
-    e.add_argument("--checkpoint", type=Path, help="weights for a neural --engine (--benchmark)")
+    _add_engine_flags(e)  # the engine re-driving the clips (--benchmark)
     e.add_argument(
         "--mode",
         choices=("photo", "reversed"),
@@ -280,153 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--inception", type=Path, help="TorchScript Inception-v3 (inception-2015-12-05.pt) to compute FID"
     )
 
-    t = sub.add_parser("train", help="prepare data and train models")
-    tsub = t.add_subparsers(dest="train_command", required=True)
-    tp = tsub.add_parser(
-        "prepare",
-        help="any folder of talking clips -> LRS2-style layout (25 fps face crops, audio.wav, filelists)",
-        description="Writes OUT/<clip>/<i>.jpg face crops at 25 fps, OUT/<clip>/audio.wav (16 kHz mono) and "
-        "OUT/train.txt, OUT/val.txt (split by clip). Clips without speech or without a face in most frames "
-        "are skipped and listed.",
-    )
-    tp.add_argument("src", type=Path, help="folder of video clips")
-    tp.add_argument("out", type=Path, help="output folder")
-
-    ts = tsub.add_parser(
-        "syncnet",
-        help="train the expert lip-sync discriminator (SyncNet) on a prepared folder",
-        description="Wav2Lip's color_syncnet_train.py recipe: balanced in-sync / off-sync pairs, cosine BCE, "
-        "Adam. Writes OUT/checkpoint_step*.pth (published format), OUT/losses.json and OUT/losses.png; "
-        "resumes from the latest checkpoint in OUT.",
-    )
-    ts.add_argument("data", type=Path, help="folder written by `talkface train prepare`")
-    ts.add_argument("--out", type=Path, default=Path("results/syncnet"), help="checkpoint folder")
-    _add_training_options(ts, SyncNetTraining())
-    ts.add_argument(
-        "--augment", action="store_true", help="mirror and colour-jitter the face windows (small datasets)"
-    )
-    ts.add_argument(
-        "--jitter",
-        action="store_true",
-        help="shift the face windows by up to 4 pixels and perturb the mel windows (gain, noise, band shift "
-        "and mask; small datasets)",
-    )
-
-    tw = tsub.add_parser(
-        "wav2lip",
-        help="train the Wav2Lip generator (L1 + frozen expert's sync loss [+ visual-quality GAN])",
-        description="Wav2Lip's wav2lip_train.py / hq_wav2lip_train.py recipe: masked target + reference "
-        "window, per-frame mel windows, loss = sw*sync + dw*adversarial + (1-sw-dw)*L1 with sw 0 -> 0.03 "
-        "once the held-out sync loss falls below --sync-start (0.75) and dw 0.07 with --gan. Writes "
-        "OUT/checkpoint_step*.pth "
-        "(published format; use with `talkface sync --engine wav2lip --checkpoint`), "
-        "OUT/disc_checkpoint_step*.pth with --gan, OUT/losses.json and OUT/losses.png.",
-    )
-    tw.add_argument("data", type=Path, help="folder written by `talkface train prepare`")
-    tw.add_argument("--out", type=Path, default=Path("results/wav2lip"), help="checkpoint folder")
-    tw.add_argument(
-        "--syncnet",
-        type=Path,
-        default=None,
-        help="expert SyncNet checkpoint (default: the one shipped in talkface/weights)",
-    )
-    tw.add_argument("--gan", action="store_true", help="also train the visual-quality discriminator")
-    tw.add_argument(
-        "--sync-start",
-        type=float,
-        default=Wav2LipTraining().sync_start,
-        help="held-out sync loss below which the expert's sync term switches on (default: the published "
-        "0.75, made for the published expert; with a weaker expert set it above the expert's loss on real "
-        "frames, logged as 'eval sync (real frames)', or high to start at once)",
-    )
-    _add_training_options(tw, Wav2LipTraining())
-    tm = tsub.add_parser(
-        "motion",
-        help="train the speech -> mouth-motion model on a folder of talking clips (minutes, CPU)",
-        description="Tracks every clip's face (mediapipe), runs leave-speakers-out cross-validation (groups "
-        "from MANIFEST.tsv's speaker column), fits ridge regression from mel + pocketsphinx phone features "
-        "to PCA coefficients of standardised lip motion, and writes OUT (.npz), its model card (.md) and "
-        "the cross-validation (.cv.json).",
-    )
-    tm.add_argument(
-        "data", type=Path, help="folder of talking clips, or a folder holding video/ and MANIFEST.tsv"
-    )
-    tm.add_argument("--out", type=Path, default=Path("results/motion/motion.npz"), help="model file (.npz)")
-    tm.add_argument("--folds", type=int, default=5, help="leave-speakers-out folds (default 5)")
-    tm.add_argument("--cache", type=Path, default=None, help="folder to cache per-clip tracking in")
-    tm.add_argument("--fold-models", type=Path, default=None, help="also write each fold's model here")
-    tm.add_argument(
-        "--augment",
-        action="store_true",
-        help="add copies of each clip with the speech 8%% slower/faster and with noise at 10/20 dB SNR "
-        "(did not help on the shared clips: see talkface/weights/motion.md)",
-    )
+    add_train_parser(sub)
     return parser
-
-
-def _add_training_options(p: argparse.ArgumentParser, defaults: TrainingOptions) -> None:
-    d = defaults
-    p.add_argument(
-        "--width", type=float, default=d.width, help=f"channel width (1.0 = published; default {d.width:g})"
-    )
-    p.add_argument("--batch", type=int, default=d.batch, help=f"samples per step (default {d.batch})")
-    p.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr:g})")
-    p.add_argument("--steps", type=int, default=d.steps, help="stop at this global step")
-    p.add_argument("--minutes", type=float, default=d.minutes, help="also stop after this many minutes")
-    p.add_argument("--eval-every", type=int, default=d.eval_every, help="steps between evaluations")
-    p.add_argument(
-        "--checkpoint-every", type=int, default=d.checkpoint_every, help="steps between checkpoints"
-    )
-    p.add_argument("--fp32", action="store_true", help="no bf16 autocast")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--no-resume", action="store_true", help="start afresh even if OUT has checkpoints")
-
-
-def _train(args: argparse.Namespace) -> None:
-    if args.train_command == "motion":
-        from talkface.training.motion import train_motion
-
-        cv = train_motion(args.data, args.out, args.folds, args.cache, args.fold_models, args.augment)
-        print(f"wrote {args.out} and {args.out.with_suffix('.md')} in {cv['seconds']:.0f} s")
-        return
-    if args.train_command == "prepare":
-        from talkface.training.prepare import prepare_dataset
-
-        print(prepare_dataset(args.src, args.out))
-        return
-    common = dict(
-        width=args.width,
-        batch=args.batch,
-        lr=args.lr,
-        steps=args.steps,
-        minutes=args.minutes,
-        eval_every=args.eval_every,
-        checkpoint_every=args.checkpoint_every,
-        bf16=not args.fp32,
-        seed=args.seed,
-    )
-    if args.train_command == "syncnet":
-        from talkface.training.syncnet import train_syncnet
-
-        options = SyncNetTraining(**common, augment=args.augment, jitter=args.jitter)
-        result = train_syncnet(args.data, args.out, options, resume=not args.no_resume)
-        print(
-            f"{args.out}: SyncNet step {result['step']}, held-out loss {result['loss']:.3f}, "
-            f"accuracy {result['accuracy']:.3f} (in sync vs >= 5 frames off)"
-        )
-    else:
-        from talkface.training.wav2lip import train_wav2lip
-        from talkface.weights import SYNCNET
-
-        options = Wav2LipTraining(**common, gan=args.gan, sync_start=args.sync_start)
-        result = train_wav2lip(
-            args.data, args.out, args.syncnet or SYNCNET, options, resume=not args.no_resume
-        )
-        print(
-            f"{args.out}: Wav2Lip step {result['step']}, held-out L1 {result['l1']:.4f}, "
-            f"sync loss {result['sync']:.3f} (real frames {result['sync_real']:.3f}; sync weight "
-            f"{result['sync_weight']:g})"
-        )
 
 
 def _eval(args: argparse.Namespace) -> None:
@@ -443,9 +279,8 @@ def _eval(args: argparse.Namespace) -> None:
         report = run_benchmark(
             args.benchmark,
             args.out,
-            engine=args.engine,
+            engine=_engine_options(args),
             mode=args.mode,
-            checkpoint=args.checkpoint,
             evaluator=evaluator,
             limit=args.clips,
         )
@@ -471,21 +306,10 @@ def _eval(args: argparse.Namespace) -> None:
 
 
 def _render_kwargs(args: argparse.Namespace) -> dict:
-    return dict(
-        engine=args.engine,
-        motion=args.motion,
-        motion_model=args.motion_model,
-        checkpoint=args.checkpoint,
-        accelerate=args.accelerate,
-        fps=args.fps,
-        pads=tuple(args.pads),
-        box=tuple(args.box) if args.box else None,
-        nosmooth=args.nosmooth,
-        resize_factor=args.resize_factor,
-        loop=args.loop,
-        preset=args.preset,
-        quiet=args.quiet,
-    )
+    sync_options = {
+        f.name: getattr(args, f.name) for f in option_fields(SyncOptions) if hasattr(args, f.name)
+    }
+    return dict(engine=_engine_options(args), quiet=args.quiet, **sync_options)
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -520,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     install_signal_handlers()  # SIGTERM cleans up as Ctrl-C does (serve installs its own handler)
     try:
         if args.command == "train":
-            _train(args)
+            run_train(args)
             return 0
         if args.command == "eval":
             _eval(args)

@@ -210,9 +210,22 @@ def test_bad_options_are_refused_before_work_starts(tmp_path, face, speech) -> N
         (("--fps", "-5"), "fps must be a frame rate from 1 to 240, got -5.0"),
         (("--fps", "0"), "fps must be a frame rate from 1 to 240, got 0.0"),
         (("--fps", "nan"), "fps must be a frame rate"),
-        (("--resize-factor", "0"), "resize factor must be a whole number >= 1, got 0"),
+        (("--resize-factor", "0"), "resize_factor must be a whole number from 1 to 8, got 0"),
+        (("--pads", "0", "900", "0", "0"), "pads must be 4 whole numbers from -500 to 500"),
         (("--box", "10", "5", "0", "10"), "box must have 0 <= top < bottom"),
         (("--engine", "wav2lip"), "the wav2lip engine needs --checkpoint"),
+        (
+            ("--engine", "wav2lip", "--checkpoint", "w.pth", "--motion", "heuristic"),
+            "motion is not an option of the wav2lip engine",
+        ),
+        (
+            ("--motion", "heuristic", "--motion-model", "m.npz"),
+            "motion_model is for motion learned, not heuristic",
+        ),
+        (
+            ("--motion", "visemes"),
+            "motion visemes needs the exact phoneme timing of synthesised speech (--text)",
+        ),
     ]:
         assert_clean_failure(run(*common, *option), out, problem)
 

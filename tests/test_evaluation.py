@@ -13,9 +13,9 @@ import torch
 from conftest import data_file, read_frames, write_video
 
 from talkface.evaluation.image import InceptionFeatures, frechet_distance
-from talkface.evaluation.landmarks import similarity_transform
 from talkface.evaluation.sync import ExpertEvaluator, SyncNetV2Evaluator, lse, score_sync
 from talkface.evaluation.video import evaluate_video
+from talkface.face.canonical import similarity_transform
 from talkface.media.audio import SAMPLE_RATE, load_audio
 from talkface.models.syncnet_v2 import SyncNetV2
 from talkface.speech.mfcc import mfcc

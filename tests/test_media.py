@@ -11,7 +11,8 @@ from conftest import data_file
 
 from talkface.media.audio import SAMPLE_RATE
 from talkface.media.frame import I420Frame, crop_square
-from talkface.media.video import FaceMedia, _is_bt601_i420, i420_array, yuv420p_frame
+from talkface.media.video import FaceMedia, _is_bt601_i420, i420_array
+from talkface.media.writer import yuv420p_frame
 
 
 def test_i420_planes_and_round_trip() -> None:
@@ -115,7 +116,7 @@ def test_smooth_frame_equals_gaussian_filter_of_its_run() -> None:
 def test_the_output_carries_all_of_the_speech(tmp_path, rate, seconds) -> None:
     """Up to its last sample, also the last AAC frame's worth (up to 128 ms at 8 kHz) that was lost."""
     from talkface.media.audio import Speech, load_audio, resample, save_wav
-    from talkface.media.video import VideoWriter
+    from talkface.media.writer import VideoWriter
 
     speech = np.tile(load_audio(data_file("audio/es_dreamtalk_spanish1.wav")), 3)
     hop = SAMPLE_RATE // 50

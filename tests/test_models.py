@@ -7,8 +7,8 @@ import torch
 
 from talkface.errors import TalkfaceError
 from talkface.models.checkpoint import load_checkpoint, save_checkpoint
-from talkface.models.syncnet import SyncNet, SyncNetConfig, cosine_bce
-from talkface.models.wav2lip import Wav2Lip, Wav2LipConfig, Wav2LipDiscQual
+from talkface.models.syncnet import SyncNet, SyncNetConfig, cosine_bce, expert_config
+from talkface.models.wav2lip import Wav2Lip, Wav2LipConfig, Wav2LipDiscQual, generator_config
 
 PUBLISHED = [(Wav2Lip, 36_298_035, 352), (Wav2LipDiscQual, 14_113_793, 28), (SyncNet, 16_435_072, 217)]
 
@@ -62,8 +62,20 @@ def test_checkpoint_round_trip_and_mismatch(tmp_path) -> None:
     net = SyncNet(SyncNetConfig(width=0.25))
     path = save_checkpoint(tmp_path / "syncnet.pth", net, global_step=7)
     assert load_checkpoint(path, SyncNet(SyncNetConfig(width=0.25)))["global_step"] == 7
-    with pytest.raises(TalkfaceError, match="weights do not fit SyncNet"):
+    # Written here, the file describes itself: its config is rebuilt, a mismatch is refused.
+    assert expert_config(path) == SyncNetConfig(width=0.25)
+    with pytest.raises(TalkfaceError, match=r"saved with config \{'width': 0.25\}"):
         load_checkpoint(path, SyncNet())
+    with pytest.raises(TalkfaceError, match="holds a SyncNet, not a Wav2Lip"):
+        generator_config(path)
+    # A published file (no "talkface" entry) loads as before; its width is read from the weights.
+    published = tmp_path / "published.pth"
+    data = torch.load(path, weights_only=True)
+    del data["talkface"]
+    torch.save(data, published)
+    assert expert_config(published) == SyncNetConfig(width=0.25)
+    with pytest.raises(TalkfaceError, match="weights do not fit SyncNet"):
+        load_checkpoint(published, SyncNet())
     with pytest.raises(TalkfaceError, match="checkpoint not found"):
         load_checkpoint(tmp_path / "none.pth", net)
 

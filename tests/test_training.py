@@ -13,9 +13,9 @@ from conftest import data_file
 
 from talkface.cli import main
 from talkface.models.checkpoint import load_checkpoint
-from talkface.models.syncnet import SyncNet, SyncNetConfig, cosine_bce
+from talkface.models.syncnet import SyncNet, SyncNetConfig, cosine_bce, lower_halves
 from talkface.models.wav2lip import Wav2Lip, Wav2LipConfig, Wav2LipDiscQual
-from talkface.training.data import load_split, lower_halves, shift_image, sync_batch
+from talkface.training.data import load_split, shift_image, sync_batch
 from talkface.training.prepare import prepare_dataset
 from talkface.training.progress import SyncNetTraining
 from talkface.training.syncnet import train_syncnet
@@ -84,7 +84,9 @@ def test_syncnet_learns_and_resumes_in_the_published_format(prepared, tmp_path) 
     options = SyncNetTraining(width=0.125, batch=8, steps=3, eval_every=3, checkpoint_every=3)
     train_syncnet(prepared, out, options)
     first = torch.load(out / "checkpoint_step000000003.pth", weights_only=True)
-    assert set(first) == {"state_dict", "optimizer", "global_step", "global_epoch"}
+    # The published keys, plus the description the published loaders ignore.
+    assert set(first) == {"state_dict", "optimizer", "global_step", "global_epoch", "talkface"}
+    assert first["talkface"]["model"] == "SyncNet" and first["talkface"]["config"] == {"width": 0.125}
     assert first["global_step"] == 3
     options.steps = 5
     result = train_syncnet(prepared, out, options)
@@ -143,8 +145,8 @@ def test_train_wav2lip_cli_with_gan_writes_loadable_checkpoints(prepared, tmp_pa
 def test_shipped_syncnet_prefers_the_true_speech_on_held_out_clips(tmp_path) -> None:
     # Two clips the shipped expert never saw in training (its val.txt): each face window must score
     # higher with its own speech than with speech shifted >= 5 frames more often than chance.
+    from talkface.models.syncnet import load_expert
     from talkface.training.syncnet import eval_set, evaluate
-    from talkface.training.wav2lip import load_expert
     from talkface.weights import SYNCNET
 
     src = tmp_path / "clips"

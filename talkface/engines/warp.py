@@ -1,18 +1,19 @@
-"""The ``warp`` engine: training-free mouth motion (stage A) + mesh-warp renderer (stage B)."""
+"""The ``warp`` engine: speech -> mouth motion (stage A) + mesh-warp renderer (stage B)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
-from talkface.engines import Rendered
+from talkface.engines import EngineSpec, Rendered
 from talkface.face.landmarks import mouth_width
 from talkface.media.audio import Speech
 from talkface.media.frame import I420Frame
-from talkface.motion.heuristic import heuristic_motion
-from talkface.motion.learned import DEFAULT_WEIGHTS, LearnedMotion
-from talkface.motion.visemes import viseme_motion
+from talkface.motion import MOTION_SOURCES, motion_source
+from talkface.options import PAD_RANGE, EngineOptions, OptionError, option
 from talkface.render.warp import WarpRenderer
 
 # Target inner-lip aperture / IOD = mean + std x opening drive (z units over the speech frames).
@@ -27,39 +28,63 @@ WIDTH_GAIN = 0.05  # relative mouth-width change per unit of width drive
 REST_WIDTH_RATE = 0.02  # per frame: running estimate of the face's own mouth width
 
 
+@dataclass(frozen=True)
+class WarpOptions(EngineOptions):
+    """Options of the ``warp`` engine."""
+
+    engine: ClassVar[str] = "warp"
+
+    motion: str = option(
+        "learned",
+        "speech -> mouth motion: learned = the shipped model trained on real talking clips (mel + "
+        "pocketsphinx phones); heuristic = formant-band acoustics; visemes = espeak-ng's exact phoneme "
+        "timing (--text only)",
+        choices=MOTION_SOURCES,
+        label="Mouth motion",
+    )
+    motion_model: Path | None = option(
+        None,
+        "weights for --motion learned (a motion.npz from `talkface train motion`; default: the shipped "
+        "talkface/weights/motion.npz)",
+        web=False,
+    )
+    pads: tuple[int, int, int, int] = option(
+        (0, 0, 0, 0),
+        "pixels by which the fixed outer ring of the warped lower face is pushed out (as Wav2Lip's "
+        "--pads; e.g. 0 20 0 0 gives the chin more room)",
+        label="Pads: top,bottom,left,right (pixels)",
+        range=PAD_RANGE,
+    )
+
+    def check(self) -> None:
+        if self.motion_model is not None and self.motion != "learned":
+            raise OptionError("motion_model", f"motion_model is for motion learned, not {self.motion}")
+
+
 class WarpEngine:
-    """Audio (or exact phoneme timing) -> mouth shape -> warp of the real lips, chin and jaw.
+    """Speech -> mouth shape (a :class:`~talkface.motion.MotionSource`) -> warp of the real lips,
+    chin and jaw.
 
     Args:
-        pads: ``(top, bottom, left, right)`` pixels added around the warped lower face.
-        motion: ``"learned"`` (:class:`~talkface.motion.learned.LearnedMotion`) or ``"heuristic"``
-            (formant acoustics for audio, espeak-ng visemes for text).
-        motion_model: weights for ``"learned"`` (default: the shipped ``weights/motion.npz``).
+        options: :class:`WarpOptions`.
 
     Raises:
         TalkfaceError: the motion model file is missing or invalid.
     """
 
-    def __init__(
-        self,
-        pads: tuple[int, int, int, int] = (0, 0, 0, 0),
-        motion: str = "learned",
-        motion_model: str | Path | None = None,
-    ) -> None:
-        self.renderer = WarpRenderer(pads=pads)
+    def __init__(self, options: WarpOptions | None = None) -> None:
+        options = options or WarpOptions()
+        self.renderer = WarpRenderer(pads=options.pads)
         self.rest_width: float | None = None
-        self.motion_model = (
-            LearnedMotion.load(motion_model or DEFAULT_WEIGHTS) if motion == "learned" else None
-        )
+        self.source = motion_source(options.motion, options.motion_model)
 
     def prepare(self, speech: Speech, n_frames: int, fps: float) -> None:
-        """Target aperture, width and rounding per output frame."""
-        if self.motion_model is not None:
-            self.drive = self.motion_model.motion(speech.samples, n_frames, fps)
-        elif speech.phonemes:
-            self.drive = viseme_motion(speech.phonemes, n_frames, fps)
-        else:
-            self.drive = heuristic_motion(speech.samples, n_frames, fps)
+        """Target aperture, width and rounding per output frame.
+
+        Raises:
+            TalkfaceError: the motion source cannot work on this speech (visemes of an audio file).
+        """
+        self.drive = self.source(speech, n_frames, fps)
         mean_ap, std_ap = TYPICAL_APERTURE
         self.aperture = np.clip(mean_ap + std_ap * self.drive.opening, 0.0, MAX_APERTURE)
         self.width_gain = 1 + WIDTH_GAIN * np.clip(self.drive.width, -2.5, 2.5)
@@ -86,3 +111,12 @@ class WarpEngine:
 
     def flush(self) -> list[Rendered]:
         return []
+
+
+SPEC = EngineSpec(
+    name="warp",
+    options=WarpOptions,
+    build=WarpEngine,
+    summary="training-free mesh warp of the real lips and jaw (default)",
+    weights="the shipped motion model talkface/weights/motion.npz (or --motion-model)",
+)

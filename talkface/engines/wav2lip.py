@@ -10,81 +10,55 @@ mask after matching its colour to the frame on the mask's soft edge.
 
 from __future__ import annotations
 
-import os
-import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import cv2
 import numpy as np
-import torch
 
-from talkface.engines import Rendered
-from talkface.errors import TalkfaceError
+from talkface.engines import EngineSpec, Rendered
+from talkface.face.crop import WAV2LIP_PADS
 from talkface.face.landmarks import face_box
 from talkface.face.paste import feathered_mask, paste_back
 from talkface.media.audio import Speech
 from talkface.media.frame import I420Frame
-from talkface.models.checkpoint import load_checkpoint, read_state_dict
-from talkface.models.wav2lip import IMG_SIZE, Wav2Lip, Wav2LipConfig
+from talkface.options import ACCELERATORS, PAD_RANGE, EngineOptions, option
 from talkface.speech.mel import MEL_STEP_SIZE, mel_window_start, melspectrogram
 
-DEFAULT_PADS = (0, 10, 0, 0)  # Wav2Lip's default: 10 px more below the chin
 BATCH_SIZE = 16
 MASK_TOP = 0.45  # fraction of the box height where the pasted lower face starts
 FEATHER = 0.08  # fraction of the box width
 
 
-FIRST_CONV = "face_encoder_blocks.0.0.conv_block.0.weight"
+@dataclass(frozen=True)
+class Wav2LipOptions(EngineOptions):
+    """Options of the ``wav2lip`` engine."""
 
+    engine: ClassVar[str] = "wav2lip"
 
-def width_of(checkpoint: str | Path) -> float:
-    """Channel width of a Wav2Lip checkpoint, read from its first convolution (16 filters = 1.0).
-
-    Raises:
-        TalkfaceError: unreadable file, or not a Wav2Lip generator.
-    """
-    state = read_state_dict(checkpoint)
-    if FIRST_CONV not in state:
-        raise TalkfaceError("not a Wav2Lip generator checkpoint", checkpoint)
-    return state[FIRST_CONV].shape[0] / 16
-
-
-class OnnxGenerator:
-    """The generator exported to ONNX (in memory) and run by onnxruntime on all cores.
-
-    About 1.5x eager PyTorch fp32 on this CPU (``benchmarks/wav2lip_speed.py``) with fp32 results
-    (max difference ~1e-7); export takes ~1.5 s per run and nothing is cached on disk.
-
-    Call: ``(mel (B,1,80,16), faces (B,6,96,96))`` float32 arrays -> ``(B,3,96,96)`` float32.
-    """
-
-    def __init__(self, model: Wav2Lip) -> None:
-        import io
-
-        import onnxruntime
-
-        buffer = io.BytesIO()
-        example = (torch.zeros(1, 1, 80, MEL_STEP_SIZE), torch.zeros(1, 6, IMG_SIZE, IMG_SIZE))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation
-            torch.onnx.export(
-                model,
-                example,
-                buffer,
-                input_names=["audio", "face"],
-                output_names=["out"],
-                dynamic_axes={"audio": {0: "batch"}, "face": {0: "batch"}, "out": {0: "batch"}},
-                opset_version=17,
-                dynamo=False,
-            )
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
-        self.session = onnxruntime.InferenceSession(
-            buffer.getvalue(), options, providers=["CPUExecutionProvider"]
-        )
-
-    def __call__(self, mel: np.ndarray, faces: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {"audio": mel, "face": faces})[0]
+    checkpoint: Path | None = option(
+        None,
+        "weights for the Wav2Lip generator: a wav2lip.pth / wav2lip_gan.pth file in the published format "
+        "(or one from `talkface train wav2lip`)",
+        required="a wav2lip.pth / wav2lip_gan.pth file",
+        web=False,
+        aliases=("--checkpoint_path",),
+    )
+    accelerate: str = option(
+        "bf16",
+        "how the generator runs: bf16 = PyTorch under bf16 autocast (~5x fp32 on this CPU), "
+        "onnx = onnxruntime fp32 export (~1.5x), none = plain PyTorch fp32",
+        choices=ACCELERATORS,
+        label="How the generator runs",
+        web=False,
+    )
+    pads: tuple[int, int, int, int] = option(
+        WAV2LIP_PADS,
+        "pixels added to the face box that is cropped and generated (as Wav2Lip's --pads)",
+        label="Pads of the face box: top,bottom,left,right (pixels)",
+        range=PAD_RANGE,
+    )
 
 
 class Wav2LipEngine:
@@ -92,34 +66,27 @@ class Wav2LipEngine:
     or one trained here at any width).
 
     Args:
-        checkpoint: published-format ``.pth`` file.
-        pads: ``(top, bottom, left, right)`` pixels added to the face box; ``(0, 0, 0, 0)`` means
-            Wav2Lip's default :data:`DEFAULT_PADS`.
+        options: :class:`Wav2LipOptions` (the checkpoint, how it runs, the pads of the face box).
         batch_size: frames per forward pass.
-        accelerate: ``bf16`` (PyTorch under bf16 autocast, the fastest here), ``onnx``
-            (:class:`OnnxGenerator`, fp32) or ``none`` (plain PyTorch fp32).
 
     Raises:
         TalkfaceError: missing or unreadable checkpoint, or weights that are not a Wav2Lip generator.
     """
 
-    def __init__(
-        self,
-        checkpoint: str | Path,
-        pads: tuple[int, int, int, int] = (0, 0, 0, 0),
-        batch_size: int = BATCH_SIZE,
-        accelerate: str = "bf16",
-    ) -> None:
-        model = Wav2Lip(Wav2LipConfig(width=width_of(checkpoint)))
-        load_checkpoint(checkpoint, model)
+    def __init__(self, options: Wav2LipOptions, batch_size: int = BATCH_SIZE) -> None:
+        import torch
+
+        from talkface.models.accelerate import runner
+        from talkface.models.checkpoint import load_checkpoint
+        from talkface.models.wav2lip import IMG_SIZE, Wav2Lip, generator_config
+
+        model = Wav2Lip(generator_config(options.checkpoint))
+        load_checkpoint(options.checkpoint, model)
         model.eval()
-        if accelerate == "onnx":
-            self.generate = OnnxGenerator(model)
-        elif accelerate == "bf16":
-            self.generate = _bf16(model)
-        else:
-            self.generate = _eager(model)
-        self.pads = pads if any(pads) else DEFAULT_PADS
+        example = (torch.zeros(1, 1, 80, MEL_STEP_SIZE), torch.zeros(1, 6, IMG_SIZE, IMG_SIZE))
+        self.generate = runner(model, options.accelerate, example, ("audio", "face"), channels_last=(1,))
+        self.img_size = IMG_SIZE
+        self.pads = options.pads
         self.batch_size = batch_size
         self.pending: list[tuple[int, np.ndarray | I420Frame, tuple[int, int, int, int] | None]] = []
 
@@ -159,11 +126,12 @@ class Wav2LipEngine:
         work = [(i, f, b) for i, f, b in self.pending if b is not None]
         if work:
             faces, mels = [], []
+            size = self.img_size
             for i, frame, (x0, y0, x1, y1) in work:
-                crop = cv2.resize(frame[y0:y1, x0:x1], (IMG_SIZE, IMG_SIZE), interpolation=cv2.INTER_AREA)
+                crop = cv2.resize(frame[y0:y1, x0:x1], (size, size), interpolation=cv2.INTER_AREA)
                 bgr = crop[..., ::-1].astype(np.float32) / 255.0
                 masked = bgr.copy()
-                masked[IMG_SIZE // 2 :] = 0
+                masked[size // 2 :] = 0
                 faces.append(np.concatenate([masked, bgr], axis=2).transpose(2, 0, 1))
                 mels.append(self.mel_window(i)[None])
             out = self.generate(np.stack(mels), np.stack(faces).astype(np.float32))
@@ -173,33 +141,6 @@ class Wav2LipEngine:
         done = [(f, b is not None) for _, f, b in self.pending]
         self.pending = []
         return done
-
-
-def _eager(model: Wav2Lip):
-    """Plain PyTorch fp32 inference with the same call signature as :class:`OnnxGenerator`."""
-
-    def generate(mel: np.ndarray, faces: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return model(torch.from_numpy(mel), torch.from_numpy(faces)).numpy()
-
-    return generate
-
-
-def _bf16(model: Wav2Lip):
-    """PyTorch inference under bf16 autocast, channels-last (same call signature as :class:`OnnxGenerator`).
-
-    This CPU has AVX-512 BF16 instructions: about 2x eager fp32 (``benchmarks/wav2lip_speed.py``),
-    with no export or compile step; outputs differ from fp32 by bf16 rounding (mean ~1e-3, see
-    ``tests/test_engine_wav2lip.py``).
-    """
-    model = model.to(memory_format=torch.channels_last)
-
-    def generate(mel: np.ndarray, faces: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(faces).contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-            return model(torch.from_numpy(mel), x).float().contiguous().numpy()
-
-    return generate
 
 
 def _paste_lower_face(frame: np.ndarray, generated: np.ndarray, box: tuple[int, int, int, int]) -> None:
@@ -216,3 +157,12 @@ def _paste_lower_face(frame: np.ndarray, generated: np.ndarray, box: tuple[int, 
         patch += (region[edge] - patch[edge]).mean(0)  # colour matching on the soft edge
     patch = np.clip(patch + 0.5, 0, 255).astype(np.uint8)
     paste_back(frame, patch, alpha, (x0, y0), inplace=True)
+
+
+SPEC = EngineSpec(
+    name="wav2lip",
+    options=Wav2LipOptions,
+    build=Wav2LipEngine,
+    summary="the Wav2Lip generator (needs --checkpoint)",
+    weights="a Wav2Lip generator checkpoint in the published format (--checkpoint)",
+)

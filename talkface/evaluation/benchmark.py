@@ -35,6 +35,7 @@ from talkface.face.quiet import native_stderr_silenced
 from talkface.face.track import FaceTracker
 from talkface.media.atomic import atomic_path, write_text_atomic
 from talkface.media.video import VIDEO_SUFFIXES, FaceMedia
+from talkface.options import EngineOptions
 
 MODES = ("photo", "reversed")
 # Metrics summarised over clips: (key, label, format).
@@ -149,9 +150,8 @@ def run_benchmark(
     data: str | Path,
     out: str | Path,
     *,
-    engine: str = "warp",
+    engine: str | EngineOptions = "warp",
     mode: str = "photo",
-    checkpoint: str | Path | None = None,
     evaluator: SyncEvaluator | None = None,
     limit: int | None = None,
     log: Callable[[str], None] = print,
@@ -161,17 +161,21 @@ def run_benchmark(
     Args:
         data: folder of real talking clips (``.mp4``, ``.mpg``, ... with speech).
         out: report folder (created).
-        engine, checkpoint: as for :func:`talkface.sync`.
+        engine: a registered engine's name or options object, as for :func:`talkface.sync`.
         mode: ``photo`` or ``reversed`` (:data:`MODES`).
         evaluator: lip-sync network (default: the expert SyncNet trained here).
         limit: only the first ``limit`` clips (alphabetical).
         log: receives one line per clip.
 
     Raises:
-        TalkfaceError: no such folder, no clips in it, unknown mode, or no clip could be scored.
+        TalkfaceError: no such folder, no clips in it, unknown mode, a bad engine option, or no
+            clip could be scored.
     """
     import talkface
+    from talkface.engines.registry import engine_options
     from talkface.evaluation.sync import ExpertEvaluator
+
+    options = engine_options(engine)
 
     data, out = Path(data), Path(out)
     if mode not in MODES:
@@ -183,7 +187,7 @@ def run_benchmark(
         raise TalkfaceError(f"no video clips ({', '.join(VIDEO_SUFFIXES)}) in the folder", data)
     out.mkdir(parents=True, exist_ok=True)
     evaluator = evaluator or ExpertEvaluator()
-    report = BenchmarkReport(engine=engine, mode=mode, evaluator=evaluator.name)
+    report = BenchmarkReport(engine=options.engine, mode=mode, evaluator=evaluator.name)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="talkface-bench-") as tmp:
         tmp = Path(tmp)
@@ -191,15 +195,13 @@ def run_benchmark(
             try:
                 face, fps = face_input(clip, mode, tmp)
                 video = tmp / "generated.mp4"
-                talkface.sync(
-                    face, video, audio=clip, engine=engine, checkpoint=checkpoint, fps=fps, quiet=True
-                )
+                talkface.sync(face, video, audio=clip, engine=options, fps=fps, quiet=True)
                 result = evaluate_video(video, clip, evaluator)
             except TalkfaceError as exc:
                 report.skipped[clip.name] = exc.problem
                 log(f"{clip.name:42s} skipped: {exc.problem}")
                 continue
-            result.video, result.reference = f"{clip.stem} ({mode}, {engine})", clip.name
+            result.video, result.reference = f"{clip.stem} ({mode}, {options.engine})", clip.name
             report.clips[clip.name] = result
             log(
                 f"{clip.name:42s} aperture r {result.aperture_r:+.2f} sd {result.std_ratio:.2f} "

@@ -11,10 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from talkface.face.landmarks import N_LANDMARKS, mouth_aperture, mouth_width
-from talkface.face.quiet import native_stderr_silenced
-from talkface.face.track import FaceTracker
-from talkface.media.video import FaceMedia
+from talkface.face.landmarks import mouth_aperture, mouth_width
+from talkface.face.track import landmark_track
 
 
 @dataclass
@@ -28,30 +26,6 @@ class MouthTrack:
 
     aperture: np.ndarray
     width: np.ndarray
-
-
-def landmark_track(path: str | Path | FaceMedia, max_frames: int | None = None) -> np.ndarray:
-    """Track the face through ``path`` (or already opened media): the mediapipe landmarks of every frame.
-
-    Returns:
-        ``(n, 478, 2)`` float32 pixel coordinates, NaN rows where no face was found.
-
-    Raises:
-        TalkfaceError: the video cannot be read.
-    """
-    media = path if isinstance(path, FaceMedia) else FaceMedia(path)
-    track = []
-    with native_stderr_silenced():
-        tracker = FaceTracker(static=media.is_photo)
-        try:
-            for rgb in media.frames():
-                lm = tracker(rgb).landmarks
-                track.append(np.full((N_LANDMARKS, 2), np.nan, np.float32) if lm is None else lm)
-                if max_frames is not None and len(track) >= max_frames:
-                    break
-        finally:
-            tracker.close()
-    return np.stack(track).astype(np.float32) if track else np.zeros((0, N_LANDMARKS, 2), np.float32)
 
 
 def mouth_track(path: str | Path, max_frames: int | None = None) -> MouthTrack:

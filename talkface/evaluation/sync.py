@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 import torch
 
+from talkface.face.crop import WAV2LIP_PADS
 from talkface.face.landmarks import face_box
 from talkface.media.audio import SAMPLE_RATE
 from talkface.models.syncnet import SYNC_FRAMES
@@ -153,14 +154,13 @@ class ExpertEvaluator:
     """
 
     def __init__(self, checkpoint: str | Path | None = None) -> None:
-        from talkface.training.prepare import CROP_PADS
-        from talkface.training.wav2lip import load_expert
+        from talkface.models.syncnet import load_expert
         from talkface.weights import SYNCNET
 
         path = Path(checkpoint) if checkpoint is not None else SYNCNET
         self.model = load_expert(path)
         self.name = f"expert SyncNet {path.name}" + (" (trained here)" if path == SYNCNET else "")
-        self._pads = CROP_PADS
+        self._pads = WAV2LIP_PADS
 
     def face_crop(self, rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         x0, y0, x1, y1 = face_box(landmarks, rgb.shape, self._pads)
@@ -170,7 +170,7 @@ class ExpertEvaluator:
         return cv2.resize(crop, (IMG_SIZE, IMG_SIZE), interpolation=cv2.INTER_AREA)
 
     def embed(self, crops: np.ndarray, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        from talkface.training.data import lower_halves
+        from talkface.models.syncnet import lower_halves
 
         w = window_count(len(crops), len(samples))
         if w == 0:

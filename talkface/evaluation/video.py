@@ -26,9 +26,10 @@ from talkface.evaluation.image import (
     mouth_mask,
     sharpness,
 )
-from talkface.evaluation.landmarks import canonical_template, lip_jitter, lmd, to_canonical
+from talkface.evaluation.landmarks import lip_jitter, lmd
 from talkface.evaluation.mouth import MouthTrack, follow_score
 from talkface.evaluation.sync import EVAL_FPS, ExpertEvaluator, SyncEvaluator, SyncScore, score_sync
+from talkface.face.canonical import canonical_template, to_canonical
 from talkface.face.landmarks import N_LANDMARKS, mouth_aperture, mouth_width
 from talkface.face.quiet import native_stderr_silenced
 from talkface.face.track import FaceTracker

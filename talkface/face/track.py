@@ -15,12 +15,14 @@ from __future__ import annotations
 import sys
 import types
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from talkface.face.landmarks import N_LANDMARKS
 from talkface.face.quiet import native_stderr_silenced
 from talkface.media.frame import I420Frame, crop_square
+from talkface.media.video import FaceMedia
 
 MESH_CROP = 256  # pixels: side of the square crop the face mesh runs on
 CROP_SCALE = 1.9  # crop side / face box side
@@ -205,3 +207,27 @@ class FaceTracker:
             if abs(cx - ocx) < 0.06 * oside and abs(cy - ocy) < 0.06 * oside and abs(side / oside - 1) < 0.1:
                 return
         self._crop = (float(cx), float(cy), side)
+
+
+def landmark_track(path: str | Path | FaceMedia, max_frames: int | None = None) -> np.ndarray:
+    """Track the face through ``path`` (or already opened media): the mediapipe landmarks of every frame.
+
+    Returns:
+        ``(n, 478, 2)`` float32 pixel coordinates, NaN rows where no face was found.
+
+    Raises:
+        TalkfaceError: the video cannot be read.
+    """
+    media = path if isinstance(path, FaceMedia) else FaceMedia(path)
+    track = []
+    with native_stderr_silenced():
+        tracker = FaceTracker(static=media.is_photo)
+        try:
+            for rgb in media.frames():
+                lm = tracker(rgb).landmarks
+                track.append(np.full((N_LANDMARKS, 2), np.nan, np.float32) if lm is None else lm)
+                if max_frames is not None and len(track) >= max_frames:
+                    break
+        finally:
+            tracker.close()
+    return np.stack(track).astype(np.float32) if track else np.zeros((0, N_LANDMARKS, 2), np.float32)

@@ -1,19 +1,66 @@
-"""Checkpoints in the published Wav2Lip format.
+"""Checkpoints in the published Wav2Lip format, which describe themselves when we write them.
 
 A file is ``torch.save({"state_dict", "optimizer", "global_step", "global_epoch"})``; weights
 saved from ``nn.DataParallel`` carry a ``module.`` prefix, which is stripped on load (as
-``Wav2Lip:inference.py:load_model`` does) before a strict ``load_state_dict``.
+``Wav2Lip:inference.py:load_model`` does) before a strict ``load_state_dict``. A checkpoint
+written here has one more entry, ``"talkface"``: ``{"format", "version", "model", "config"}`` (the
+network's class name and its config dataclass as a dict), which the published loaders ignore;
+:func:`saved_config` rebuilds the config from it, and :func:`load_checkpoint` refuses a file made
+for another network or config. Published files, without it, load as before.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
 from talkface.errors import TalkfaceError
 from talkface.media.atomic import atomic_path
+
+FORMAT = "talkface.checkpoint"
+FORMAT_VERSION = 1
+Config = TypeVar("Config")
+
+
+def _meta(data: dict, path: Path) -> dict[str, Any] | None:
+    meta = data.get("talkface")
+    if meta is None:
+        return None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise TalkfaceError("checkpoint has an unknown 'talkface' entry", path)
+    if meta.get("version") != FORMAT_VERSION:
+        raise TalkfaceError(
+            f"checkpoint format version {meta.get('version')!r}; this talkface reads {FORMAT_VERSION}", path
+        )
+    return meta
+
+
+def saved_config(path: str | Path, model: str, config_class: type[Config]) -> Config | None:
+    """The config a checkpoint written here was saved with (``None`` for a published file).
+
+    Args:
+        path: the ``.pth`` file.
+        model: the class name of the network expected (``"Wav2Lip"``).
+        config_class: its config dataclass.
+
+    Raises:
+        TalkfaceError: missing or unreadable file, one saved for another network, or a config this
+            version does not know.
+    """
+    path = Path(path)
+    meta = _meta(_read(path), path)
+    if meta is None:
+        return None
+    if meta.get("model") != model:
+        raise TalkfaceError(f"checkpoint holds a {meta.get('model')}, not a {model}", path)
+    try:
+        return config_class(**meta.get("config", {}))
+    except TypeError as exc:
+        raise TalkfaceError(f"checkpoint config not understood ({exc})", path) from None
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -62,6 +109,17 @@ def load_checkpoint(
     """
     path = Path(path)
     data = _read(path)
+    meta = _meta(data, path)
+    if meta is not None:
+        name, config = type(model).__name__, getattr(model, "config", None)
+        if meta.get("model") != name:
+            raise TalkfaceError(f"checkpoint holds a {meta.get('model')}, not a {name}", path)
+        if dataclasses.is_dataclass(config) and meta.get("config") != dataclasses.asdict(config):
+            raise TalkfaceError(
+                f"checkpoint was saved with config {meta.get('config')}, "
+                f"the network has {dataclasses.asdict(config)}",
+                path,
+            )
     state = _strip(data["state_dict"])
     try:
         model.load_state_dict(state, strict=True)
@@ -83,7 +141,8 @@ def save_checkpoint(
     global_step: int = 0,
     global_epoch: int = 0,
 ) -> Path:
-    """Write ``model`` in the published format, atomically (temporary file, then rename)."""
+    """Write ``model`` in the published format, atomically (temporary file, then rename), with the
+    ``"talkface"`` entry describing it when the model has a config dataclass (``model.config``)."""
     path = Path(path)
     data = {
         "state_dict": model.state_dict(),
@@ -91,6 +150,14 @@ def save_checkpoint(
         "global_step": global_step,
         "global_epoch": global_epoch,
     }
+    config = getattr(model, "config", None)
+    if dataclasses.is_dataclass(config):
+        data["talkface"] = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "model": type(model).__name__,
+            "config": dataclasses.asdict(config),
+        }
     with atomic_path(path) as tmp:
         torch.save(data, tmp)
     return path

@@ -8,12 +8,17 @@ embeddings; their cosine similarity in [0, 1] is the sync probability (BCE loss,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from talkface.errors import TalkfaceError
 from talkface.models.blocks import Conv2d, audio_encoder, scaled
+from talkface.models.checkpoint import load_checkpoint, read_state_dict, saved_config
+from talkface.models.wav2lip import IMG_SIZE
 
 SYNC_FRAMES = 5  # frames per window (T)
 
@@ -70,3 +75,49 @@ def cosine_bce(audio_emb: torch.Tensor, face_emb: torch.Tensor, target: torch.Te
     """
     sim = F.cosine_similarity(audio_emb, face_emb).clamp(1e-7, 1 - 1e-7)
     return F.binary_cross_entropy(sim, target)
+
+
+def expert_config(checkpoint: str | Path) -> SyncNetConfig:
+    """The :class:`SyncNetConfig` of a SyncNet checkpoint: the one it was saved with here, or for a
+    published file the width read from its first convolution (32 filters = 1.0).
+
+    Raises:
+        TalkfaceError: unreadable, or not a SyncNet checkpoint.
+    """
+    config = saved_config(checkpoint, "SyncNet", SyncNetConfig)
+    if config is not None:
+        return config
+    state = read_state_dict(checkpoint)
+    key = "face_encoder.0.conv_block.0.weight"
+    if key not in state or state[key].shape[1] != 3 * SYNC_FRAMES:
+        raise TalkfaceError("not a SyncNet checkpoint", checkpoint)
+    return SyncNetConfig(width=state[key].shape[0] / 32)
+
+
+def load_expert(checkpoint: str | Path) -> SyncNet:
+    """The frozen expert SyncNet from a checkpoint (published format, any width), in eval mode.
+
+    Raises:
+        TalkfaceError: missing or unreadable file, or not a SyncNet checkpoint.
+    """
+    model = SyncNet(expert_config(checkpoint))
+    load_checkpoint(checkpoint, model)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def lower_halves(frames: np.ndarray) -> np.ndarray:
+    """SyncNet face input from a window of crops.
+
+    Args:
+        frames: ``(..., T, IMG_SIZE, IMG_SIZE, 3)`` uint8 BGR.
+
+    Returns:
+        ``(..., 3T, IMG_SIZE/2, IMG_SIZE)`` float32 in [0, 1]: the lower halves, channels stacked
+        frame after frame (as ``color_syncnet_train.py`` concatenates them).
+    """
+    x = frames[..., IMG_SIZE // 2 :, :, :].astype(np.float32) / 255.0  # (..., T, 48, 96, 3)
+    x = np.moveaxis(x, -1, -3)  # (..., T, 3, 48, 96)
+    return x.reshape(*x.shape[:-4], -1, *x.shape[-2:])

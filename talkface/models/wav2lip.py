@@ -10,14 +10,18 @@ published ones, so ``wav2lip.pth`` / ``wav2lip_gan.pth`` load with ``strict=True
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from talkface.errors import TalkfaceError
 from talkface.models.blocks import Conv2d, Conv2dTranspose, NonNormConv2d, audio_encoder, scaled
+from talkface.models.checkpoint import read_state_dict, saved_config
 
 IMG_SIZE = 96  # pixels, face crop side
+FIRST_CONV = "face_encoder_blocks.0.0.conv_block.0.weight"
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,22 @@ class Wav2LipConfig:
     """Hyper-parameters of :class:`Wav2Lip` (``width`` 1.0 = published, 36,298,035 parameters)."""
 
     width: float = 1.0
+
+
+def generator_config(checkpoint: str | Path) -> Wav2LipConfig:
+    """The :class:`Wav2LipConfig` of a generator checkpoint: the one it was saved with here, or for
+    a published file the width read from its first convolution (16 filters = 1.0).
+
+    Raises:
+        TalkfaceError: unreadable file, or not a Wav2Lip generator.
+    """
+    config = saved_config(checkpoint, "Wav2Lip", Wav2LipConfig)
+    if config is not None:
+        return config
+    state = read_state_dict(checkpoint)
+    if FIRST_CONV not in state:
+        raise TalkfaceError("not a Wav2Lip generator checkpoint", checkpoint)
+    return Wav2LipConfig(width=state[FIRST_CONV].shape[0] / 16)
 
 
 def _fold(x: torch.Tensor) -> tuple[torch.Tensor, int]:

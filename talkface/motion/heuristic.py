@@ -16,12 +16,10 @@ baseline, not a held-out figure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from talkface.media.audio import SAMPLE_RATE
-from talkface.motion import smooth_curve, zscore
+from talkface.media.audio import SAMPLE_RATE, Speech
+from talkface.motion import MouthMotion, smooth_curve, zscore
 from talkface.speech.mel import MEL_FRAMES_PER_SECOND, N_FFT, stft_magnitude
 from talkface.speech.vad import speech_mask
 
@@ -33,26 +31,6 @@ LEAD_FRAMES = 1  # video frames the mouth leads the sound
 SILENCE_Z = -3.0  # opening drive in silence (well below any speech value: closed)
 SMOOTH_SIGMA = 1.5  # video frames
 ROUNDING_Z = 1.5  # width drive (z) below which the lips count as fully rounded
-
-
-@dataclass
-class MouthMotion:
-    """Per-frame mouth drive, in standard units of the utterance.
-
-    Attributes:
-        opening: ``(n,)`` float32 z-score of jaw/mouth opening (silence ~ -3).
-        width: ``(n,)`` float32 z-score of mouth width (spread > 0 > rounded).
-        rounding: ``(n,)`` float32 lip rounding in [0, 1] (0 in silence).
-        speech: ``(n,)`` bool voice activity per frame.
-    """
-
-    opening: np.ndarray
-    width: np.ndarray
-    rounding: np.ndarray
-    speech: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.opening)
 
 
 def _frame_mean(x: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
@@ -105,3 +83,9 @@ def heuristic_motion(samples: np.ndarray, n_frames: int, fps: float) -> MouthMot
         rounding=np.clip(-width / ROUNDING_Z, 0, 1).astype(np.float32),
         speech=speech,
     )
+
+
+def heuristic_source(speech: Speech, n_frames: int, fps: float) -> MouthMotion:
+    """:func:`heuristic_motion` of ``speech.samples``: the ``heuristic``
+    :class:`~talkface.motion.MotionSource`."""
+    return heuristic_motion(speech.samples, n_frames, fps)

@@ -34,18 +34,24 @@ standard units as the heuristic one, rescaled to the face being animated by the 
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from talkface.errors import TalkfaceError
 from talkface.face.landmarks import CHIN, LIPS, LOWER_LIP_INNER, MOUTH_LEFT, MOUTH_RIGHT, UPPER_LIP_INNER
-from talkface.motion import smooth_curve, zscore
-from talkface.motion.heuristic import LEAD_FRAMES, ROUNDING_Z, SILENCE_Z, MouthMotion
+from talkface.motion import MouthMotion, smooth_curve, zscore
+from talkface.motion.heuristic import LEAD_FRAMES, ROUNDING_Z, SILENCE_Z
 from talkface.speech.mel import MEL_FRAMES_PER_SECOND, melspectrogram_frames, n_mel_frames
-from talkface.speech.phones import phone_fractions, start_phone_labels
+from talkface.speech.phones import PHONES, phone_fractions, start_phone_labels
 from talkface.speech.vad import speech_mask
+
+if TYPE_CHECKING:
+    from talkface.media.audio import Speech
 
 MOTION_POINTS = LIPS + CHIN  # mesh points whose motion the coefficients describe
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "motion.npz"
@@ -70,14 +76,16 @@ CONFIG = MotionConfig()
 _ROWS = {p: i for i, p in enumerate(MOTION_POINTS)}
 
 
-def _mel_rows(samples: np.ndarray, n_frames: int, fps: float, start: int, stop: int) -> np.ndarray:
+def _mel_rows(
+    samples: np.ndarray, n_frames: int, fps: float, start: int, stop: int, config: MotionConfig = CONFIG
+) -> np.ndarray:
     """Un-normalised mel sub-frames of video frames ``start..stop``: the mel spectrogram
     interpolated to :attr:`MotionConfig.mel_subframes` per frame, from the samples they need.
 
     Returns:
-        ``((stop - start) * CONFIG.mel_subframes, 80)`` float64.
+        ``((stop - start) * config.mel_subframes, 80)`` float64.
     """
-    sub = CONFIG.mel_subframes
+    sub = config.mel_subframes
     n_mel = n_mel_frames(len(samples))
     t = (np.arange(start * sub, stop * sub) + 0.5) / (fps * sub) * MEL_FRAMES_PER_SECOND - 0.5
     t = np.clip(t, 0, n_mel - 1)
@@ -98,7 +106,9 @@ def _chunks(n_frames: int, margin: int = 0) -> list[tuple[int, int, int, int]]:
     ]
 
 
-def mel_statistics(samples: np.ndarray, n_frames: int, fps: float) -> tuple[np.ndarray, np.ndarray]:
+def mel_statistics(
+    samples: np.ndarray, n_frames: int, fps: float, config: MotionConfig = CONFIG
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-band mean and standard deviation of the mel sub-frames of the whole utterance, chunk by
     chunk (Chan et al.'s pairwise update), as ``m.mean(0)``, ``m.std(0)`` of all of them.
 
@@ -107,7 +117,7 @@ def mel_statistics(samples: np.ndarray, n_frames: int, fps: float) -> tuple[np.n
     """
     count, mean, m2 = 0, np.zeros(80), np.zeros(80)
     for _, start, stop, _ in _chunks(n_frames):
-        rows = _mel_rows(samples, n_frames, fps, start, stop)
+        rows = _mel_rows(samples, n_frames, fps, start, stop, config)
         k, mu = len(rows), rows.mean(0)
         delta = mu - mean
         m2 += ((rows - mu) ** 2).sum(0) + delta**2 * count * k / (count + k)
@@ -122,6 +132,7 @@ def mel_per_frame(
     fps: float,
     frames: tuple[int, int] | None = None,
     stats: tuple[np.ndarray, np.ndarray] | None = None,
+    config: MotionConfig = CONFIG,
 ) -> np.ndarray:
     """Mel spectrogram resampled to :attr:`MotionConfig.mel_subframes` sub-frames per video frame.
 
@@ -131,18 +142,23 @@ def mel_per_frame(
         fps: video frame rate in frames/s.
         frames: only video frames ``start..stop`` (default all).
         stats: :func:`mel_statistics` of the utterance if already computed.
+        config: the model's :class:`MotionConfig`.
 
     Returns:
-        ``(stop - start, CONFIG.mel_subframes * 80)`` float32, z-scored per utterance and band.
+        ``(stop - start, config.mel_subframes * 80)`` float32, z-scored per utterance and band.
     """
     start, stop = frames or (0, n_frames)
-    mean, std = stats or mel_statistics(samples, n_frames, fps)
-    m = (_mel_rows(samples, n_frames, fps, start, stop) - mean) / (std + 1e-6)
+    mean, std = stats or mel_statistics(samples, n_frames, fps, config)
+    m = (_mel_rows(samples, n_frames, fps, start, stop, config) - mean) / (std + 1e-6)
     return m.reshape(stop - start, -1).astype(np.float32)
 
 
 def audio_features(
-    samples: np.ndarray, n_frames: int, fps: float, phone_labels: np.ndarray | None = None
+    samples: np.ndarray,
+    n_frames: int,
+    fps: float,
+    phone_labels: np.ndarray | None = None,
+    config: MotionConfig = CONFIG,
 ) -> np.ndarray:
     """Per-frame model input: mel sub-frames and phone fractions.
 
@@ -152,20 +168,23 @@ def audio_features(
         fps: video frame rate in frames/s.
         phone_labels: :func:`~talkface.speech.phones.phone_labels` of ``samples`` if already
             computed (else they are computed here).
+        config: the model's :class:`MotionConfig`.
 
     Returns:
-        ``(n_frames, CONFIG.mel_subframes * 80 + len(PHONES))`` float32.
+        ``(n_frames, config.mel_subframes * 80 + len(PHONES))`` float32.
     """
     return np.concatenate(
-        [mel_per_frame(samples, n_frames, fps), phone_fractions(samples, n_frames, fps, phone_labels)], axis=1
+        [
+            mel_per_frame(samples, n_frames, fps, config=config),
+            phone_fractions(samples, n_frames, fps, phone_labels),
+        ],
+        axis=1,
     )
 
 
-def _smoothed(c: np.ndarray) -> np.ndarray:
-    """Each coefficient curve smoothed over time; float32."""
-    return np.stack([smooth_curve(c[:, k], CONFIG.output_sigma) for k in range(c.shape[1])], 1).astype(
-        np.float32
-    )
+def _smoothed(c: np.ndarray, sigma: float) -> np.ndarray:
+    """Each coefficient curve smoothed over time (``sigma`` frames); float32."""
+    return np.stack([smooth_curve(c[:, k], sigma) for k in range(c.shape[1])], 1).astype(np.float32)
 
 
 def _context(x: np.ndarray, n: int) -> np.ndarray:
@@ -175,24 +194,24 @@ def _context(x: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate([xp[k : k + len(x)] for k in range(2 * n + 1)], axis=1)
 
 
-def _blocks(features: np.ndarray) -> list[tuple[np.ndarray, int, float]]:
+def _blocks(features: np.ndarray, config: MotionConfig = CONFIG) -> list[tuple[np.ndarray, int, float]]:
     """The feature blocks of :func:`audio_features` as ``(block, context frames, scale)``, in the
     column order of :func:`design_matrix` (the bias column follows them)."""
-    n_mel = CONFIG.mel_subframes * 80
+    n_mel = config.mel_subframes * 80
     return [
-        (features[:, :n_mel], CONFIG.mel_context, 1.0),
-        (features[:, n_mel:], CONFIG.phone_context, CONFIG.phone_scale),
+        (features[:, :n_mel], config.mel_context, 1.0),
+        (features[:, n_mel:], config.phone_context, config.phone_scale),
     ]
 
 
-def design_matrix(features: np.ndarray) -> np.ndarray:
+def design_matrix(features: np.ndarray, config: MotionConfig = CONFIG) -> np.ndarray:
     """Ridge inputs from :func:`audio_features`: context windows and a bias column.
 
     Returns:
         ``(frames, 5 * 320 + 7 * 40 + 1)`` float32.
     """
     ones = np.ones((len(features), 1), np.float32)
-    return np.concatenate([scale * _context(x, n) for x, n, scale in _blocks(features)] + [ones], 1)
+    return np.concatenate([scale * _context(x, n) for x, n, scale in _blocks(features, config)] + [ones], 1)
 
 
 def canonical_motion(canonical: np.ndarray) -> np.ndarray:
@@ -226,49 +245,99 @@ def aperture_width(displacement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ap, wd
 
 
+FORMAT = "talkface.motion.learned"  # what a model file says it is
+FORMAT_VERSION = 2  # 1: the arrays only (read with the default MotionConfig); 2: with config and phones
+
+
 @dataclass
 class LearnedMotion:
-    """The learned speech -> mouth-motion model.
+    """The learned speech -> mouth-motion model (a :class:`~talkface.motion.MotionSource`).
 
     Attributes:
         weights: ``(D, n_coeffs)`` float32 ridge weights over :func:`design_matrix` columns.
         mean: ``(2 * len(MOTION_POINTS),)`` float32 PCA mean of the standardised displacements.
         components: ``(n_coeffs, 2 * len(MOTION_POINTS))`` float32 PCA basis (rows orthonormal).
         explained: ``(n_coeffs,)`` float32 share of the training variance of each component.
+        config: the :class:`MotionConfig` the features and the smoothing are computed with.
     """
 
     weights: np.ndarray
     mean: np.ndarray
     components: np.ndarray
     explained: np.ndarray
+    config: MotionConfig = CONFIG
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_WEIGHTS) -> LearnedMotion:
-        """Read a model written by :meth:`save`.
+        """Read a model written by :meth:`save`: its arrays, and the config and phone set it was
+        trained with (a version-1 file, without them, was made with the default config).
 
         Raises:
-            TalkfaceError: the file is missing or not a motion model.
+            TalkfaceError: the file is missing or not a motion model, or one of another format
+                version, config or phone set than this talkface computes.
         """
-        if not Path(path).is_file():
-            raise TalkfaceError("motion model not found", Path(path))
+        path = Path(path)
+        if not path.is_file():
+            raise TalkfaceError("motion model not found", path)
         try:
             with np.load(path) as f:
-                return cls(f["weights"], f["mean"], f["components"], f["explained"])
+                arrays = [f[k] for k in ("weights", "mean", "components", "explained")]
+                meta = json.loads(str(f["meta"])) if "meta" in f else {"format": FORMAT, "version": 1}
         except (OSError, KeyError, ValueError) as exc:
-            raise TalkfaceError(f"not a talkface motion model ({exc})", Path(path)) from None
+            raise TalkfaceError(f"not a talkface motion model ({exc})", path) from None
+        if meta.get("format") != FORMAT:
+            raise TalkfaceError(f"not a talkface motion model (format {meta.get('format')!r})", path)
+        if meta.get("version") not in (1, FORMAT_VERSION):
+            raise TalkfaceError(
+                f"motion model format version {meta.get('version')!r}; "
+                f"this talkface reads 1-{FORMAT_VERSION}",
+                path,
+            )
+        try:
+            config = MotionConfig(**meta.get("config", {}))
+        except TypeError as exc:
+            raise TalkfaceError(f"motion model config not understood ({exc})", path) from None
+        if list(meta.get("phones", PHONES)) != list(PHONES):
+            raise TalkfaceError("motion model made for another phone set than this talkface's", path)
+        model = cls(*arrays, config=config)
+        width = (2 * config.mel_context + 1) * config.mel_subframes * 80
+        width += (2 * config.phone_context + 1) * len(PHONES) + 1
+        if model.weights.shape != (width, config.n_coeffs):
+            raise TalkfaceError(
+                f"motion model weights {model.weights.shape} do not fit its config "
+                f"({width}, {config.n_coeffs})",
+                path,
+            )
+        return model
 
     def save(self, path: str | Path) -> None:
-        """Write the model as an ``.npz`` file (atomically)."""
+        """Write the model as an ``.npz`` file (atomically), with its format version, config and
+        phone set in a ``meta`` JSON entry."""
         from talkface.media.atomic import save_npz_atomic
 
+        meta = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "config": dataclasses.asdict(self.config),
+            "phones": list(PHONES),
+        }
         save_npz_atomic(
-            path, weights=self.weights, mean=self.mean, components=self.components, explained=self.explained
+            path,
+            weights=self.weights,
+            mean=self.mean,
+            components=self.components,
+            explained=self.explained,
+            meta=np.array(json.dumps(meta)),
         )
+
+    def __call__(self, speech: Speech, n_frames: int, fps: float) -> MouthMotion:
+        """:meth:`motion` of ``speech.samples`` (the :class:`~talkface.motion.MotionSource` call)."""
+        return self.motion(speech.samples, n_frames, fps)
 
     def coefficients(self, features: np.ndarray) -> np.ndarray:
         """Predicted motion coefficients, ``(frames, n_coeffs)`` float32, from :func:`audio_features`:
         :meth:`raw_coefficients` smoothed over time (sigma :attr:`MotionConfig.output_sigma`)."""
-        return _smoothed(self.raw_coefficients(features))
+        return _smoothed(self.raw_coefficients(features), self.config.output_sigma)
 
     def raw_coefficients(self, features: np.ndarray) -> np.ndarray:
         """``design_matrix(features) @ weights``, ``(frames, n_coeffs)`` float64, without building
@@ -277,7 +346,7 @@ class LearnedMotion:
         """
         c = np.zeros((len(features), self.weights.shape[1]), np.float64)
         row = 0
-        for x, n, scale in _blocks(features):
+        for x, n, scale in _blocks(features, self.config):
             d = x.shape[1]
             for k in range(2 * n + 1):
                 y = scale * (x @ self.weights[row : row + d])  # contribution of frame i + (k - n) to frame i
@@ -300,15 +369,16 @@ class LearnedMotion:
         Returns:
             ``(n_frames, n_coeffs)`` float32.
         """
-        stats = mel_statistics(samples, n_frames, fps)
+        config = self.config
+        stats = mel_statistics(samples, n_frames, fps, config)
         phones = phone_fractions(samples, n_frames, fps, labels)
-        margin = max(CONFIG.mel_context, CONFIG.phone_context)
+        margin = max(config.mel_context, config.phone_context)
         raw = np.empty((n_frames, self.weights.shape[1]), np.float64)
         for lo, start, stop, hi in _chunks(n_frames, margin):
-            mel = mel_per_frame(samples, n_frames, fps, (lo, hi), stats)
+            mel = mel_per_frame(samples, n_frames, fps, (lo, hi), stats, config)
             chunk = self.raw_coefficients(np.concatenate([mel, phones[lo:hi]], axis=1))
             raw[start:stop] = chunk[start - lo : stop - lo]
-        return _smoothed(raw)
+        return _smoothed(raw, config.output_sigma)
 
     def displacement(self, coefficients: np.ndarray) -> np.ndarray:
         """Standardised canonical displacements ``(frames, 2 * len(MOTION_POINTS))`` of coefficients."""
@@ -336,8 +406,8 @@ class LearnedMotion:
         closed = ~speech & ~ahead
         opening = np.where(closed, SILENCE_Z, zscore(ap, speech))
         width = np.where(closed, 0.0, zscore(wd, speech))
-        opening = smooth_curve(opening, CONFIG.output_sigma).astype(np.float32)
-        width = smooth_curve(width, CONFIG.output_sigma).astype(np.float32)
+        opening = smooth_curve(opening, self.config.output_sigma).astype(np.float32)
+        width = smooth_curve(width, self.config.output_sigma).astype(np.float32)
         return MouthMotion(
             opening=opening,
             width=width,

@@ -9,10 +9,16 @@ video frame and lightly smoothed for coarticulation; time outside phonemes (paus
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from talkface.motion import smooth_curve
-from talkface.motion.heuristic import ROUNDING_Z, SILENCE_Z, MouthMotion
+from talkface.errors import TalkfaceError
+from talkface.motion import MouthMotion, smooth_curve
+from talkface.motion.heuristic import ROUNDING_Z, SILENCE_Z
+
+if TYPE_CHECKING:
+    from talkface.media.audio import Speech
 
 # (opening, spread) per viseme class
 VOWELS = {
@@ -96,3 +102,17 @@ def viseme_motion(phonemes: list[tuple[float, float, str]], n_frames: int, fps: 
     open_z = smooth_curve(open_z, SMOOTH_SIGMA).astype(np.float32)
     width_z = smooth_curve(width_z, SMOOTH_SIGMA).astype(np.float32)
     return MouthMotion(open_z, width_z, np.clip(-width_z / ROUNDING_Z, 0, 1).astype(np.float32), speech)
+
+
+def viseme_source(speech: Speech, n_frames: int, fps: float) -> MouthMotion:
+    """:func:`viseme_motion` of ``speech.phonemes`` (the ``visemes`` :class:`~talkface.motion.MotionSource`).
+
+    Raises:
+        TalkfaceError: the speech has no phoneme timing (it was not synthesised from text).
+    """
+    if not speech.phonemes:
+        raise TalkfaceError(
+            "motion visemes needs the exact phoneme timing of synthesised speech (--text); "
+            "for an audio file use learned or heuristic"
+        )
+    return viseme_motion(speech.phonemes, n_frames, fps)

@@ -18,7 +18,7 @@ import numpy as np
 
 from talkface.errors import TalkfaceError
 from talkface.media.audio import load_audio
-from talkface.models.syncnet import SYNC_FRAMES
+from talkface.models.syncnet import SYNC_FRAMES, lower_halves
 from talkface.models.wav2lip import IMG_SIZE
 from talkface.speech.mel import MEL_STEP_SIZE, mel_window_start, melspectrogram
 from talkface.training.prepare import TRAIN_FPS
@@ -90,21 +90,6 @@ def load_split(root: Path, split: str) -> list[Clip]:
     if not clips:
         raise TalkfaceError(f"no clip in {split}.txt has {SYNC_FRAMES} consecutive face crops", root)
     return clips
-
-
-def lower_halves(frames: np.ndarray) -> np.ndarray:
-    """SyncNet face input from a window of crops.
-
-    Args:
-        frames: ``(..., T, IMG_SIZE, IMG_SIZE, 3)`` uint8 BGR.
-
-    Returns:
-        ``(..., 3T, IMG_SIZE/2, IMG_SIZE)`` float32 in [0, 1]: the lower halves, channels stacked
-        frame after frame (as ``color_syncnet_train.py`` concatenates them).
-    """
-    x = frames[..., IMG_SIZE // 2 :, :, :].astype(np.float32) / 255.0  # (..., T, 48, 96, 3)
-    x = np.moveaxis(x, -1, -3)  # (..., T, 3, 48, 96)
-    return x.reshape(*x.shape[:-4], -1, *x.shape[-2:])
 
 
 def sync_batch(

@@ -13,136 +13,32 @@ features (:func:`~talkface.motion.learned.audio_features`). Then:
    motion and loudness on the same clips.
 2. **The shipped model** is fitted on every clip.
 
-Clips whose audio and video are known to be out of sync (:data:`EXCLUDED`) are left out, as in
-``shared/research/motion-feasibility.md``.
+Clips whose audio and video are known to be out of sync (listed in ``excluded_clips.txt``) are left
+out, as in ``shared/research/motion-feasibility.md``.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from talkface.errors import TalkfaceError
 from talkface.face.landmarks import LIPS
-from talkface.media.atomic import save_npz_atomic, write_text_atomic
-from talkface.media.video import VIDEO_SUFFIXES
+from talkface.media.atomic import write_text_atomic
 from talkface.motion.learned import (
     CONFIG,
-    DEFAULT_WEIGHTS,
     MOTION_POINTS,
     LearnedMotion,
     aperture_width,
     audio_features,
-    canonical_motion,
     design_matrix,
 )
+from talkface.training.motion_clips import EXCLUDED_CLIPS, MotionClip, clip_paths, load_clips
 from talkface.training.motion_report import METRICS, model_card, report_table
-
-# Audio and video not in sync (notes of shared/data/MANIFEST.tsv): LatentSync's demos are
-# unverified stock footage, Ted Lieu's audio is ~0.36 s late and inconsistent.
-EXCLUDED = ("latentsync_demo1", "latentsync_demo2", "latentsync_demo3", "edtalk_hdtf_ted_lieu_60s")
-
-
-@dataclass
-class MotionClip:
-    """One talking clip, measured.
-
-    Attributes:
-        name: file stem.
-        group: speaker group (folds never split a group).
-        features: ``(n, d)`` float32 audio features per video frame.
-        motion: ``(n, 2 * len(MOTION_POINTS))`` float32 standardised canonical displacement (NaN rows
-            where no face).
-        canonical: ``(n, len(MOTION_POINTS), 2)`` float32 canonical lip/chin points (IOD 1).
-        aperture, width: ``(n,)`` float32 real inner-lip aperture and mouth width / IOD (NaN: no face).
-        loudness: ``(n,)`` float32 log RMS of the speech over each frame.
-        heuristic: ``(n, 2)`` float32 heuristic motion (opening, width) drives.
-        fps: frame rate in frames/s.
-    """
-
-    name: str
-    group: str
-    features: np.ndarray
-    motion: np.ndarray
-    canonical: np.ndarray
-    aperture: np.ndarray
-    width: np.ndarray
-    loudness: np.ndarray
-    heuristic: np.ndarray
-    fps: float
-
-
-def speaker_groups(data_dir: Path) -> dict[str, str]:
-    """Clip stem -> speaker group, from ``MANIFEST.tsv`` next to or above ``data_dir`` (if any)."""
-    for manifest in (data_dir / "MANIFEST.tsv", data_dir.parent / "MANIFEST.tsv"):
-        if manifest.is_file():
-            break
-    else:
-        return {}
-    groups = {}
-    with open(manifest, newline="") as f:
-        for row in csv.DictReader(f, delimiter="\t"):
-            stem = Path(row.get("local_file", "")).stem
-            speaker = (row.get("speaker") or "").strip()
-            if speaker.startswith("LRS2"):
-                groups[stem] = "LRS2"
-            elif speaker.startswith("GRID"):
-                groups[stem] = "GRID"
-            elif not speaker or "unknown" in speaker.lower():
-                groups[stem] = stem
-            else:
-                groups[stem] = speaker.split("(")[0].strip()
-    return groups
-
-
-def measure_clip(path: Path, group: str) -> MotionClip:
-    """Track, measure and featurise one clip.
-
-    Raises:
-        TalkfaceError: unreadable media, no audio stream, or no face in any frame.
-    """
-    from talkface.evaluation.landmarks import canonical_template, to_canonical
-    from talkface.evaluation.mouth import landmark_track
-    from talkface.face.landmarks import mouth_aperture, mouth_width
-    from talkface.media.audio import SAMPLE_RATE, load_audio
-    from talkface.media.video import FaceMedia
-    from talkface.motion.heuristic import heuristic_motion
-
-    media = FaceMedia(path)
-    lm = landmark_track(media)
-    ok = ~np.isnan(lm).any((1, 2))
-    if not ok.any():
-        raise TalkfaceError("no face found in any frame", path)
-    samples = load_audio(path)
-    n = len(lm)
-    canonical = to_canonical(lm, canonical_template(np.median(lm[ok], 0)))
-    hop = SAMPLE_RATE / media.fps
-    loud = np.array(
-        [
-            np.log(np.sqrt(np.mean(samples[int(k * hop) : int((k + 1) * hop)] ** 2) + 1e-12) + 1e-4)
-            for k in range(n)
-        ]
-    )
-    drive = heuristic_motion(samples, n, media.fps)
-    return MotionClip(
-        name=path.stem,
-        group=group,
-        features=audio_features(samples, n, media.fps),
-        motion=canonical_motion(canonical),
-        canonical=canonical[:, MOTION_POINTS],
-        aperture=mouth_aperture(lm).astype(np.float32),
-        width=mouth_width(lm).astype(np.float32),
-        loudness=np.nan_to_num(loud, nan=np.log(1e-4)).astype(np.float32),
-        heuristic=np.stack([drive.opening, drive.width], 1),
-        fps=media.fps,
-    )
-
 
 AUGMENT_SPEEDS = (0.92, 1.08)  # speech played this many times faster: pitch and tempo together
 AUGMENT_SNR_DB = (10.0, 20.0)  # white noise added at these signal-to-noise ratios
@@ -212,6 +108,7 @@ def fit(
         mean=mean.astype(np.float32),
         components=comps.astype(np.float32),
         explained=(s[:n_coeffs] ** 2 / (s**2).sum()).astype(np.float32),
+        config=dataclasses.replace(CONFIG, ridge_alpha=alpha, n_coeffs=n_coeffs),
     )
 
 
@@ -318,65 +215,15 @@ def cross_validate(
     return {"folds": summary, "clips": rows, "models": models}
 
 
-def clip_paths(data_dir: Path) -> list[Path]:
-    """The talking clips of ``data_dir`` (or of its ``video/`` folder), minus :data:`EXCLUDED`.
-
-    Raises:
-        TalkfaceError: the folder holds no clips.
-    """
-    folder = data_dir / "video" if (data_dir / "video").is_dir() else data_dir
-    if not folder.is_dir():
-        raise TalkfaceError("not a folder", folder)
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
-    paths = [p for p in paths if p.stem not in EXCLUDED]
-    if not paths:
-        raise TalkfaceError("no talking clips found", folder)
-    return paths
-
-
-def load_clips(data_dir: Path, cache: Path | None = None, log=print) -> list[MotionClip]:
-    """Measure every clip of ``data_dir`` (or its ``video/`` folder), caching each as ``.npz``.
-
-    Raises:
-        TalkfaceError: the folder holds no clips.
-    """
-    paths = clip_paths(data_dir)
-    folder = paths[0].parent
-    groups = speaker_groups(folder.parent if folder.name == "video" else folder)
-    clips = []
-    for i, path in enumerate(paths):
-        cached = cache / f"{path.stem}.npz" if cache else None
-        group = groups.get(path.stem, path.stem)
-        if cached is not None and cached.is_file():
-            with np.load(cached) as f:
-                clip = MotionClip(
-                    **{k: f[k] for k in f.files if k not in ("name", "group", "fps")},
-                    name=path.stem,
-                    group=group,
-                    fps=float(f["fps"]),
-                )
-        else:
-            try:
-                clip = measure_clip(path, group)
-            except TalkfaceError as exc:
-                log(f"skipped {exc}")
-                continue
-            if cached is not None:
-                cache.mkdir(parents=True, exist_ok=True)
-                save_npz_atomic(cached, **{k: v for k, v in vars(clip).items() if k not in ("name", "group")})
-        log(f"[{i + 1}/{len(paths)}] {path.name}: {len(clip.aperture)} frames, group {group}")
-        clips.append(clip)
-    return clips
-
-
 def train_motion(
     data_dir: Path,
-    out: Path = DEFAULT_WEIGHTS,
+    out: Path,
     folds: int = 5,
     cache: Path | None = None,
     folds_dir: Path | None = None,
     augment: bool = False,
     log=print,
+    exclude: Path = EXCLUDED_CLIPS,
 ) -> dict:
     """Cross-validate, then fit on every clip and write ``out`` (``.npz``) and its model card (``.md``).
 
@@ -389,6 +236,8 @@ def train_motion(
             held-out benchmarks.
         augment: add :func:`augmented` copies of every training clip (the ridge penalty grows
             with the data, x5). Off by default: it did not help on the shared clips.
+        log: called with each progress line.
+        exclude: file listing the clips to leave out (default: ``excluded_clips.txt``).
 
     Returns:
         The cross-validation result (see :func:`cross_validate`) plus ``"seconds"``.
@@ -399,12 +248,12 @@ def train_motion(
     if folds < 2:
         raise TalkfaceError("cross-validation needs at least 2 folds")
     t0 = time.perf_counter()
-    clips = load_clips(data_dir, cache, log)
+    clips = load_clips(data_dir, cache, log, exclude)
     alpha, copies = CONFIG.ridge_alpha, None
     if augment:
         from talkface.media.audio import load_audio
 
-        paths = {p.stem: p for p in clip_paths(data_dir)}
+        paths = {p.stem: p for p in clip_paths(data_dir, exclude)}
         copies = {c.name: augmented(c, load_audio(paths[c.name]), seed=i) for i, c in enumerate(clips)}
         alpha *= 1 + len(AUGMENT_SPEEDS) + len(AUGMENT_SNR_DB)
     cv = cross_validate(clips, folds, alpha, copies)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from talkface.face.landmarks import (
@@ -16,9 +14,7 @@ from talkface.face.landmarks import (
     UPPER_OUTER,
 )
 from talkface.motion.learned import CONFIG, MOTION_POINTS, LearnedMotion, aperture_width
-
-if TYPE_CHECKING:
-    from talkface.training.motion import MotionClip
+from talkface.training.motion_clips import MotionClip
 
 METRICS = (
     "aperture_r",

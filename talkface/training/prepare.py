@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 
 from talkface.errors import TalkfaceError
+from talkface.face.crop import WAV2LIP_PADS
 from talkface.face.landmarks import face_box
 from talkface.face.quiet import native_stderr_silenced
 from talkface.face.track import FaceTracker
@@ -25,7 +26,6 @@ TRAIN_FPS = 25.0  # frames/s of the prepared crops (Wav2Lip's hparams.fps)
 MIN_FACE_FRACTION = 0.8  # clips with faces in fewer of their frames are skipped
 MIN_SPEECH_SECONDS = 0.5
 VAL_FRACTION = 0.2
-CROP_PADS = (0, 10, 0, 0)  # top, bottom, left, right pixels, as Wav2Lip's default --pads
 
 
 @dataclass
@@ -64,7 +64,7 @@ def prepare_clip(clip: Path, out_dir: Path) -> tuple[int, str | None]:
                 lm = tracker(rgb).landmarks
                 if lm is None:
                     continue
-                x0, y0, x1, y1 = face_box(lm, rgb.shape, CROP_PADS)
+                x0, y0, x1, y1 = face_box(lm, rgb.shape, WAV2LIP_PADS)
                 cv2.imwrite(str(out_dir / f"{i}.jpg"), cv2.cvtColor(rgb[y0:y1, x0:x1], cv2.COLOR_RGB2BGR))
                 written += 1
         finally:

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from talkface.models.checkpoint import load_checkpoint, save_checkpoint
-from talkface.models.syncnet import SYNC_FRAMES, SyncNet, SyncNetConfig, cosine_bce
-from talkface.training.data import Clip, load_split, lower_halves, sync_batch
+from talkface.models.syncnet import SYNC_FRAMES, SyncNet, SyncNetConfig, cosine_bce, lower_halves
+from talkface.training.data import Clip, load_split, sync_batch
 from talkface.training.progress import LossLog, SyncNetTraining, latest_checkpoint, progress_bar
 
 EVAL_MIN_SHIFT = 5  # frames: off-sync pairs in evaluation are shifted at least this much

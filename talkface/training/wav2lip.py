@@ -20,9 +20,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from talkface.errors import TalkfaceError
-from talkface.models.checkpoint import load_checkpoint, read_state_dict, save_checkpoint
-from talkface.models.syncnet import SYNC_FRAMES, SyncNet, SyncNetConfig, cosine_bce
+from talkface.models.checkpoint import load_checkpoint, save_checkpoint
+from talkface.models.syncnet import SYNC_FRAMES, SyncNet, cosine_bce, load_expert
 from talkface.models.wav2lip import IMG_SIZE, Wav2Lip, Wav2LipConfig, Wav2LipDiscQual
 from talkface.speech.mel import MEL_STEP_SIZE
 from talkface.training.data import Clip, load_split
@@ -31,29 +30,6 @@ from talkface.training.progress import LossLog, Wav2LipTraining, latest_checkpoi
 SYNC_WEIGHT = 0.03  # hq_wav2lip_train.py's syncnet_wt once switched on
 DISC_WEIGHT = 0.07  # hq_wav2lip_train.py's disc_wt
 EVAL_SAMPLES = 128
-
-
-def syncnet_width(checkpoint: Path) -> float:
-    """Channel width of a SyncNet checkpoint (32 filters in its first convolution = 1.0).
-
-    Raises:
-        TalkfaceError: unreadable, or not a SyncNet checkpoint.
-    """
-    state = read_state_dict(checkpoint)
-    key = "face_encoder.0.conv_block.0.weight"
-    if key not in state or state[key].shape[1] != 3 * SYNC_FRAMES:
-        raise TalkfaceError("not a SyncNet checkpoint", checkpoint)
-    return state[key].shape[0] / 32
-
-
-def load_expert(checkpoint: Path) -> SyncNet:
-    """The frozen expert SyncNet from a published-format checkpoint (any width)."""
-    model = SyncNet(SyncNetConfig(width=syncnet_width(checkpoint)))
-    load_checkpoint(checkpoint, model)
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model
 
 
 def generator_batch(

@@ -26,23 +26,42 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from talkface.pipeline import ENGINES, MOTIONS
+from talkface.engines.registry import DEFAULT_ENGINE, ENGINES
+from talkface.options import OptionField, SyncOptions
 from talkface.web.config import ServeConfig
 from talkface.web.jobs import Job, JobManager
-from talkface.web.uploads import OPTION_FIELDS, RequestError, prepare_job
+from talkface.web.uploads import RequestError, available_engines, option_field_names, prepare_job, web_options
 
 log = logging.getLogger("talkface.serve")
 
 JOB_ID = re.compile(r"[0-9a-f]{32}")
 FORM_OVERHEAD = 1_000_000  # bytes of multipart framing and text fields allowed beyond the files
-FIELDS = ("face", "audio", "text", *OPTION_FIELDS)
+_JSON_TYPES = {"bool": "boolean", "int": "integer", "float": "number", "choice": "string", "pixels": "string"}
 OPENAPI_URL = "/v1/openapi.json"
 DOCS_ASSETS = "/v1/docs/assets"  # Swagger UI's files, from the swagger-ui-bundle wheel (no CDN)
 
 
+def _option_schema(f: OptionField, engines: list[str]) -> dict:
+    """OpenAPI property of one option (``engines``: those that have it, empty for the pipeline's)."""
+    prop: dict = {"type": _JSON_TYPES[f.kind], "description": f.spec.help}
+    if engines:
+        prop["description"] = f"{', '.join(engines)} engine{'s' if len(engines) > 1 else ''}: {f.spec.help}"
+    if f.kind == "pixels":
+        prop["description"] += " (top,bottom,left,right)"
+    if f.default is not None and f.kind != "pixels":
+        prop["default"] = f.default
+    if f.spec.choices:
+        prop["enum"] = list(f.spec.choices)
+    if f.spec.range is not None and f.kind in ("int", "float"):
+        prop["minimum"], prop["maximum"] = f.spec.range
+    return prop
+
+
 def _form_schema(config: ServeConfig) -> dict:
-    """OpenAPI description of the job form (parsed by hand, so FastAPI cannot infer it)."""
+    """OpenAPI description of the job form (parsed by hand, so FastAPI cannot infer it), derived from
+    the options classes of the pipeline and of the engines this server offers."""
     text = {"type": "string"}
+    offered = available_engines(config)
     properties = {
         "face": {"type": "string", "format": "binary", "description": "photo or video of the face"},
         "audio": {
@@ -59,14 +78,21 @@ def _form_schema(config: ServeConfig) -> dict:
             "default": "en",
             "description": "language of text: en, zh, de, ... (espeak-ng voice)",
         },
-        "engine": {**text, "enum": list(ENGINES), "default": "warp"},
-        "motion": {**text, "enum": list(MOTIONS), "default": "learned"},
-        "fps": {"type": "number", "default": 25, "description": "frame rate for a photo"},
-        "pads": {**text, "default": "0,0,0,0", "description": "top,bottom,left,right pixels"},
-        "nosmooth": {"type": "boolean", "default": False},
-        "loop": {"type": "boolean", "default": False},
-        "resize_factor": {"type": "integer", "default": 1},
+        "engine": {
+            **text,
+            "enum": offered,
+            "default": DEFAULT_ENGINE,
+            "description": "; ".join(f"{n} = {ENGINES[n].summary}" for n in offered),
+        },
     }
+    for f in web_options(SyncOptions):
+        properties[f.name] = _option_schema(f, [])
+    owners: dict[str, tuple[OptionField, list[str]]] = {}
+    for name in offered:
+        for f in web_options(ENGINES[name].options):
+            owners.setdefault(f.name, (f, []))[1].append(name)
+    for f, engines in owners.values():
+        properties[f.name] = _option_schema(f, engines)
     schema = {"type": "object", "required": ["face"], "properties": properties}
     return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
 
@@ -87,10 +113,12 @@ def api_router(manager: JobManager, config: ServeConfig) -> APIRouter:
             raise RequestError(413, f"request too large (limit {config.max_upload_mb:g} MB per file)")
         if not request.headers.get("content-type", "").startswith("multipart/form-data"):
             raise RequestError(415, "send a multipart/form-data form (face, audio or text, options)")
-        async with request.form(max_files=2, max_fields=len(FIELDS)) as form:
-            unknown = sorted(set(form.keys()) - set(FIELDS))
+        options = option_field_names()
+        fields = ("face", "audio", "text", *options)
+        async with request.form(max_files=2, max_fields=len(fields)) as form:
+            unknown = sorted(set(form.keys()) - set(fields))
             if unknown:
-                raise RequestError(422, f"unknown field {unknown[0]!r} (fields: {', '.join(FIELDS)})")
+                raise RequestError(422, f"unknown field {unknown[0]!r} (fields: {', '.join(fields)})")
             face, audio = form.get("face"), form.get("audio")
             for name, value in (("face", face), ("audio", audio)):
                 if value is not None and not isinstance(value, UploadFile):
@@ -98,7 +126,7 @@ def api_router(manager: JobManager, config: ServeConfig) -> APIRouter:
             text = form.get("text")
             if isinstance(text, UploadFile):
                 raise RequestError(422, "text: must be a form field, not a file")
-            fields = {k: str(form[k]) for k in OPTION_FIELDS if k in form}
+            values = {k: str(form[k]) for k in options if k in form}
             job = await run_in_threadpool(
                 prepare_job,
                 manager,
@@ -106,7 +134,7 @@ def api_router(manager: JobManager, config: ServeConfig) -> APIRouter:
                 None if face is None else (face.filename, face.file),
                 None if audio is None else (audio.filename, audio.file),
                 text,
-                fields,
+                values,
             )
         return JSONResponse(_links(manager.status(job)), status_code=202)
 

@@ -43,6 +43,11 @@ class ServeConfig:
     workdir: Path | None = None
 
     @property
+    def engine_files(self) -> dict[str, Path]:
+        """File options the server gives the engines that have them (weights), by option name."""
+        return {} if self.checkpoint is None else {"checkpoint": self.checkpoint}
+
+    @property
     def max_upload_bytes(self) -> int:
         """Largest upload per file, in bytes."""
         return int(self.max_upload_mb * MB)

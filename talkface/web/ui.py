@@ -13,11 +13,12 @@ from pathlib import Path
 import gradio as gr
 
 from talkface.demo import DEMO_TEXT, DEMO_TEXT_ZH, demo_face
+from talkface.engines.registry import DEFAULT_ENGINE, ENGINES
 from talkface.errors import TalkfaceError
-from talkface.pipeline import ENGINES, MOTIONS
+from talkface.options import OptionField, SyncOptions
 from talkface.web.config import ServeConfig
 from talkface.web.jobs import JobManager
-from talkface.web.uploads import RequestError, parse_pads, prepare_job
+from talkface.web.uploads import RequestError, available_engines, parse_pads, prepare_job, web_options
 
 # Language codes offered in the menu (any espeak-ng voice may be typed in).
 LANGUAGES = ("en", "zh", "de", "fr", "es", "it", "pt", "ru", "ja", "ko", "hi", "ar")
@@ -34,11 +35,38 @@ def theme() -> gr.themes.Base:
     return gr.themes.Default(font=FONTS, font_mono=MONO_FONTS)
 
 
+def option_widget(f: OptionField, elem_id: str) -> gr.components.Component:
+    """The page's input for one option: a checkbox, radio buttons or menu, a slider for a bounded
+    number, a text box for pixels (``"top,bottom,left,right"``)."""
+    label = f.spec.label or f.spec.help
+    if f.kind == "bool":
+        return gr.Checkbox(bool(f.default), label=label, elem_id=elem_id)
+    if f.kind == "choice":
+        kind = gr.Radio if len(f.spec.choices) <= 4 else gr.Dropdown
+        return kind(list(f.spec.choices), value=f.default, label=label, info=f.spec.help, elem_id=elem_id)
+    if f.kind == "pixels":
+        return gr.Textbox(value=",".join(map(str, f.default)), label=label, elem_id=elem_id)
+    bounds = f.spec.ui_range or f.spec.range
+    default = f.default if f.default is not None else f.spec.ui_default
+    if bounds is not None:
+        wide = f.kind == "int" or bounds[1] - bounds[0] >= 10
+        step = 1 if wide else (bounds[1] - bounds[0]) / 100
+        default = bounds[0] if default is None else default
+        return gr.Slider(bounds[0], bounds[1], value=default, step=step, label=label, elem_id=elem_id)
+    return gr.Number(default, label=label, elem_id=elem_id, precision=0 if f.kind == "int" else None)
+
+
+def widget_text(f: OptionField, value) -> str:
+    """A widget's value as the form text :func:`~talkface.options.parse_text` reads."""
+    return str(int(value)) if f.kind == "int" else str(value)
+
+
 def build_ui(manager: JobManager, config: ServeConfig, examples_dir: Path) -> gr.Blocks:
     """The page. Bundled examples (the astronaut portrait speaking English or Mandarin text) are
-    written to ``examples_dir``."""
+    written to ``examples_dir``. The option widgets are made from the options classes: the
+    pipeline's, and for each engine the server offers a group shown while it is chosen."""
     astronaut = str(demo_face(examples_dir))
-    engines = [e for e in ENGINES if e != "wav2lip" or config.checkpoint is not None]
+    engines = available_engines(config)
 
     with gr.Blocks(title="talkface", analytics_enabled=False, delete_cache=(600, int(config.ttl))) as page:
         gr.Markdown(
@@ -69,18 +97,23 @@ def build_ui(manager: JobManager, config: ServeConfig, examples_dir: Path) -> gr
                     visible=False,
                     elem_id="lang",
                 )
+                # (engine or None, option, widget), in the order the widgets are given to run().
+                widgets: list[tuple[str | None, OptionField, gr.components.Component]] = []
                 with gr.Accordion("Options", open=False, elem_id="options"):
-                    engine = gr.Dropdown(engines, value="warp", label="Engine")
-                    motion = gr.Radio(list(MOTIONS), value="learned", label="Mouth motion (warp engine)")
-                    fps = gr.Slider(10, 60, value=25, step=1, label="Frames per second (photos)")
-                    pads = gr.Textbox(
-                        value="0,0,0,0", label="Pads: top,bottom,left,right (pixels)", elem_id="pads"
+                    engine = gr.Dropdown(
+                        engines, value=DEFAULT_ENGINE, label="Engine", info=ENGINES[DEFAULT_ENGINE].summary
                     )
-                    resize = gr.Slider(
-                        1, 4, value=1, step=1, label="Resize factor (divide the resolution)", elem_id="resize"
-                    )
-                    nosmooth = gr.Checkbox(False, label="No smoothing of face landmarks")
-                    loop = gr.Checkbox(False, label="Loop a short video (instead of ping-pong)")
+                    groups = []
+                    for name in engines:
+                        with gr.Group(visible=name == DEFAULT_ENGINE) as group:
+                            for f in web_options(ENGINES[name].options):
+                                widgets.append((name, f, option_widget(f, f"{name}-{f.name}")))
+                        groups.append(group)
+                    for f in web_options(SyncOptions):
+                        widgets.append((None, f, option_widget(f, f.name)))
+                by_id = {(e, f.name): w for e, f, w in widgets}
+                pads = by_id.get(("warp", "pads"))  # the warp ring, drawn by the preview
+                resize = by_id[(None, "resize_factor")]
                 render = gr.Button("Render", variant="primary", elem_id="render")
             with gr.Column():
                 result = gr.Video(label="Result", interactive=False, elem_id="result")
@@ -98,6 +131,9 @@ def build_ui(manager: JobManager, config: ServeConfig, examples_dir: Path) -> gr
         def show_source(choice: str):
             typed = choice == SPEECH_SOURCES[1]
             return gr.update(visible=not typed), gr.update(visible=typed), gr.update(visible=typed)
+
+        def show_engine(name: str):
+            return [gr.update(info=ENGINES[name].summary)] + [gr.update(visible=n == name) for n in engines]
 
         def show_preview(path: str | None, pads_text: str, factor: float):
             if not path:
@@ -123,19 +159,12 @@ def build_ui(manager: JobManager, config: ServeConfig, examples_dir: Path) -> gr
             gr.Warning(message, title="Not rendered")
             return None, None, f"**Not rendered:** {message}"
 
-        def run(face_path, choice, audio_path, words, language, *options, progress=gr.Progress()):  # noqa: B008
-            engine_name, motion_name, rate, pad, factor, still, cycle = options
+        def run(face_path, choice, audio_path, words, language, engine_name, *values, progress=gr.Progress()):  # noqa: B008
             typed = choice == SPEECH_SOURCES[1]
-            fields = {
-                "lang": language or "en",
-                "engine": engine_name,
-                "motion": motion_name,
-                "fps": str(rate),
-                "pads": pad,
-                "resize_factor": str(int(factor)),
-                "nosmooth": str(still),
-                "loop": str(cycle),
-            }
+            fields = {"lang": language or "en", "engine": engine_name}
+            for (owner, f, _), value in zip(widgets, values, strict=True):
+                if owner in (None, engine_name):  # the chosen engine's options and the pipeline's
+                    fields[f.name] = widget_text(f, value)
             if not face_path:
                 return not_rendered("Upload a face (photo or video) first.")
             if not typed and not audio_path:
@@ -171,6 +200,7 @@ def build_ui(manager: JobManager, config: ServeConfig, examples_dir: Path) -> gr
             return str(job.result), str(job.result), line
 
         source.change(show_source, source, [audio, text, lang])
+        engine.change(show_engine, engine, [engine, *groups])
         # Redrawn when the face or what the preview shows (pads, resize factor) changes.
         gr.on(
             [face.change, pads.submit, pads.blur, resize.change],
@@ -181,7 +211,7 @@ def build_ui(manager: JobManager, config: ServeConfig, examples_dir: Path) -> gr
         )
         render.click(
             run,
-            [face, source, audio, text, lang, engine, motion, fps, pads, resize, nosmooth, loop],
+            [face, source, audio, text, lang, engine, *(w for _, _, w in widgets)],
             [result, download, summary],
             concurrency_limit=None,  # the job manager's queue is the limit
             show_progress_on=[result],  # one progress bar (and one error badge), on the video

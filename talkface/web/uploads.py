@@ -15,16 +15,46 @@ import shutil
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, BinaryIO
 
+from talkface.engines import EngineSpec
+from talkface.engines.registry import DEFAULT_ENGINE, ENGINES, engine_spec
 from talkface.errors import TalkfaceError
 from talkface.media.files import EMPTY
 from talkface.media.probe import NO_PICTURE_OR_SOUND, MediaInfo, probe_media
-from talkface.pipeline import ENGINES, MOTIONS
+from talkface.options import OptionError, OptionField, SyncOptions, build_options, option_fields, parse_text
 from talkface.web.config import ServeConfig
 from talkface.web.jobs import Job, JobManager, QueueFull
 
 CHUNK = 1 << 20  # bytes copied at a time
-OPTION_FIELDS = ("lang", "engine", "motion", "fps", "pads", "nosmooth", "loop", "resize_factor")
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+
+
+def web_options(cls: type) -> list[OptionField]:
+    """The options of an options class that a client may set (file paths are the server's)."""
+    return [f for f in option_fields(cls) if f.spec.web]
+
+
+def _engine_fields() -> list[str]:
+    names: list[str] = []
+    for spec in ENGINES.values():
+        names += [f.name for f in web_options(spec.options) if f.name not in names]
+    return names
+
+
+def option_field_names() -> tuple[str, ...]:
+    """Every form field besides the files and ``text``: ``lang``, ``engine``, the pipeline's
+    options and every registered engine's (the registry may grow, so this is computed per call)."""
+    return ("lang", "engine", *(f.name for f in web_options(SyncOptions)), *_engine_fields())
+
+
+def engine_available(spec: EngineSpec, config: ServeConfig) -> bool:
+    """Whether the server can offer ``spec``: each of its required file options (weights) is one the
+    server was started with (``serve --checkpoint``)."""
+    files = config.engine_files
+    return all(f.name in files for f in option_fields(spec.options) if f.spec.required and not f.spec.web)
+
+
+def available_engines(config: ServeConfig) -> list[str]:
+    """The registered engines the server offers, in registry order."""
+    return [name for name, spec in ENGINES.items() if engine_available(spec, config)]
 
 
 class RequestError(Exception):
@@ -124,37 +154,40 @@ def check_text(text: str, lang: str, config: ServeConfig) -> None:
 def parse_options(fields: dict[str, str], config: ServeConfig) -> dict[str, Any]:
     """Render options from form fields (strings) to keyword arguments of :func:`talkface.sync`.
 
-    Fields (all optional): ``engine`` (:data:`~talkface.pipeline.ENGINES`), ``motion``
-    (:data:`~talkface.pipeline.MOTIONS`), ``fps`` (photos, 1-60), ``pads`` (``"top,bottom,left,right"``
-    pixels), ``nosmooth``, ``loop`` (booleans), ``resize_factor`` (1-8).
+    Fields (all optional): ``engine`` (a registered engine the server offers), the chosen engine's
+    options and the pipeline's (:class:`~talkface.options.SyncOptions`) that clients may set, as
+    text: numbers, ``true``/``false``, pixels as ``"top,bottom,left,right"``. The engine's file
+    options come from the server (``serve --checkpoint``).
+
+    Returns:
+        ``{"engine": <engine options object>, <pipeline option>: value, ...}``.
 
     Raises:
-        RequestError: 422 for an unknown value or one out of range.
+        RequestError: 422 for an unknown engine or one the server lacks weights for, an option of
+            another engine, or a value that is malformed or out of range.
     """
-    options: dict[str, Any] = {}
-    engine = fields.get("engine") or "warp"
-    if engine not in ENGINES:
-        raise RequestError(422, f"engine: unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
-    if engine == "wav2lip":
-        if config.checkpoint is None:
-            raise RequestError(422, "engine: wav2lip is not available (the server has no --checkpoint)")
-        options["checkpoint"] = config.checkpoint
-    options["engine"] = engine
-    motion = fields.get("motion") or "learned"
-    if motion not in MOTIONS:
-        raise RequestError(422, f"motion: unknown motion {motion!r} (choose from {', '.join(MOTIONS)})")
-    options["motion"] = motion
-    if fields.get("fps"):
-        options["fps"] = _number("fps", fields["fps"], float, 1, 60)
-    if fields.get("pads"):
-        options["pads"] = parse_pads(fields["pads"])
-    if fields.get("resize_factor"):
-        options["resize_factor"] = _number("resize_factor", fields["resize_factor"], int, 1, 8)
-    for name in ("nosmooth", "loop"):
-        value = (fields.get(name) or "").strip().lower()
-        if value not in _TRUE + _FALSE:
-            raise RequestError(422, f"{name}: expected true or false, got {value!r}")
-        options[name] = value in _TRUE
+    name = (fields.get("engine") or DEFAULT_ENGINE).strip()
+    try:
+        spec = engine_spec(name)
+        if not engine_available(spec, config):
+            raise RequestError(422, f"engine: {name} is not available (the server has no --checkpoint)")
+        mine = {f.name: f for f in web_options(spec.options)}
+        values: dict[str, Any] = dict(config.engine_files)
+        values = {k: v for k, v in values.items() if k in {f.name for f in option_fields(spec.options)}}
+        for other in _engine_fields():
+            text = fields.get(other)
+            if text and text.strip() and other not in mine:
+                raise OptionError(other, f"{other}: not an option of the {name} engine")
+        values.update({n: parse_text(f, fields[n]) for n, f in mine.items() if fields.get(n)})
+        options: dict[str, Any] = {"engine": build_options(spec.options, values)}
+        for f in web_options(SyncOptions):
+            if fields.get(f.name):
+                options[f.name] = parse_text(f, fields[f.name])
+    except OptionError as exc:
+        message = str(exc)
+        raise RequestError(
+            422, message if message.startswith(exc.option) else f"{exc.option}: {message}"
+        ) from None
     return options
 
 
@@ -162,22 +195,15 @@ def parse_pads(text: str) -> tuple[int, int, int, int]:
     """``"top,bottom,left,right"`` (commas or spaces) pixels, as ``sync --pads``.
 
     Raises:
-        RequestError: 422 unless 4 integers in -200..200.
+        RequestError: 422 unless 4 whole numbers within the pads' range.
     """
-    parts = [p for p in text.replace(" ", ",").split(",") if p]
-    if len(parts) != 4:
-        raise RequestError(422, "pads: give 4 integers: top,bottom,left,right (pixels)")
-    return tuple(_number("pads", p, int, -200, 200) for p in parts)
+    from talkface.engines.warp import WarpOptions
 
-
-def _number(field: str, text: str, kind: type, lo: float, hi: float):
+    field = next(f for f in option_fields(WarpOptions) if f.name == "pads")
     try:
-        value = kind(text)
-    except ValueError:
-        raise RequestError(422, f"{field}: {text!r} is not a number") from None
-    if not lo <= value <= hi:
-        raise RequestError(422, f"{field}: {value} is outside {lo}-{hi}")
-    return value
+        return parse_text(field, text)
+    except OptionError as exc:
+        raise RequestError(422, str(exc)) from None
 
 
 def prepare_job(
@@ -196,7 +222,7 @@ def prepare_job(
         face: ``(client file name, readable binary file)`` of the photo or video.
         audio: the same for the speech, or ``None`` when ``text`` is given.
         text: words to speak instead of ``audio``.
-        fields: the other form fields: ``lang`` and :data:`OPTION_FIELDS`.
+        fields: the other form fields: ``lang`` and the options (:func:`option_field_names`).
 
     Returns:
         The queued :class:`~talkface.web.jobs.Job`.

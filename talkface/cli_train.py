@@ -1,0 +1,175 @@
+"""``talkface train ...``: the data preparation and training subcommands of :mod:`talkface.cli`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from talkface.training.progress import SyncNetTraining, TrainingOptions, Wav2LipTraining
+
+
+def add_train_parser(sub) -> None:
+    """Add ``train`` and its subcommands to the ``talkface`` parser's subparsers ``sub``."""
+    t = sub.add_parser("train", help="prepare data and train models")
+    tsub = t.add_subparsers(dest="train_command", required=True)
+    tp = tsub.add_parser(
+        "prepare",
+        help="any folder of talking clips -> LRS2-style layout (25 fps face crops, audio.wav, filelists)",
+        description="Writes OUT/<clip>/<i>.jpg face crops at 25 fps, OUT/<clip>/audio.wav (16 kHz mono) and "
+        "OUT/train.txt, OUT/val.txt (split by clip). Clips without speech or without a face in most frames "
+        "are skipped and listed.",
+    )
+    tp.add_argument("src", type=Path, help="folder of video clips")
+    tp.add_argument("out", type=Path, help="output folder")
+
+    ts = tsub.add_parser(
+        "syncnet",
+        help="train the expert lip-sync discriminator (SyncNet) on a prepared folder",
+        description="Wav2Lip's color_syncnet_train.py recipe: balanced in-sync / off-sync pairs, cosine BCE, "
+        "Adam. Writes OUT/checkpoint_step*.pth (published format), OUT/losses.json and OUT/losses.png; "
+        "resumes from the latest checkpoint in OUT.",
+    )
+    ts.add_argument("data", type=Path, help="folder written by `talkface train prepare`")
+    ts.add_argument("--out", type=Path, default=Path("results/syncnet"), help="checkpoint folder")
+    _add_training_options(ts, SyncNetTraining())
+    ts.add_argument(
+        "--augment", action="store_true", help="mirror and colour-jitter the face windows (small datasets)"
+    )
+    ts.add_argument(
+        "--jitter",
+        action="store_true",
+        help="shift the face windows by up to 4 pixels and perturb the mel windows (gain, noise, band shift "
+        "and mask; small datasets)",
+    )
+
+    tw = tsub.add_parser(
+        "wav2lip",
+        help="train the Wav2Lip generator (L1 + frozen expert's sync loss [+ visual-quality GAN])",
+        description="Wav2Lip's wav2lip_train.py / hq_wav2lip_train.py recipe: masked target + reference "
+        "window, per-frame mel windows, loss = sw*sync + dw*adversarial + (1-sw-dw)*L1 with sw 0 -> 0.03 "
+        "once the held-out sync loss falls below --sync-start (0.75) and dw 0.07 with --gan. Writes "
+        "OUT/checkpoint_step*.pth "
+        "(published format; use with `talkface sync --engine wav2lip --checkpoint`), "
+        "OUT/disc_checkpoint_step*.pth with --gan, OUT/losses.json and OUT/losses.png.",
+    )
+    tw.add_argument("data", type=Path, help="folder written by `talkface train prepare`")
+    tw.add_argument("--out", type=Path, default=Path("results/wav2lip"), help="checkpoint folder")
+    tw.add_argument(
+        "--syncnet",
+        type=Path,
+        default=None,
+        help="expert SyncNet checkpoint (default: the one shipped in talkface/weights)",
+    )
+    tw.add_argument("--gan", action="store_true", help="also train the visual-quality discriminator")
+    tw.add_argument(
+        "--sync-start",
+        type=float,
+        default=Wav2LipTraining().sync_start,
+        help="held-out sync loss below which the expert's sync term switches on (default: the published "
+        "0.75, made for the published expert; with a weaker expert set it above the expert's loss on real "
+        "frames, logged as 'eval sync (real frames)', or high to start at once)",
+    )
+    _add_training_options(tw, Wav2LipTraining())
+    tm = tsub.add_parser(
+        "motion",
+        help="train the speech -> mouth-motion model on a folder of talking clips (minutes, CPU)",
+        description="Tracks every clip's face (mediapipe), runs leave-speakers-out cross-validation (groups "
+        "from MANIFEST.tsv's speaker column), fits ridge regression from mel + pocketsphinx phone features "
+        "to PCA coefficients of standardised lip motion, and writes OUT (.npz), its model card (.md) and "
+        "the cross-validation (.cv.json).",
+    )
+    tm.add_argument(
+        "data", type=Path, help="folder of talking clips, or a folder holding video/ and MANIFEST.tsv"
+    )
+    tm.add_argument("--out", type=Path, default=Path("results/motion/motion.npz"), help="model file (.npz)")
+    tm.add_argument("--folds", type=int, default=5, help="leave-speakers-out folds (default 5)")
+    tm.add_argument("--cache", type=Path, default=None, help="folder to cache per-clip tracking in")
+    tm.add_argument("--fold-models", type=Path, default=None, help="also write each fold's model here")
+    tm.add_argument(
+        "--augment",
+        action="store_true",
+        help="add copies of each clip with the speech 8%% slower/faster and with noise at 10/20 dB SNR "
+        "(did not help on the shared clips: see talkface/weights/motion.md)",
+    )
+    tm.add_argument(
+        "--exclude",
+        type=Path,
+        default=None,
+        help="file listing clips to leave out, one file stem per line (default: talkface/training/"
+        "excluded_clips.txt, the shared clips whose audio and video are out of sync)",
+    )
+
+
+def _add_training_options(p: argparse.ArgumentParser, defaults: TrainingOptions) -> None:
+    d = defaults
+    p.add_argument(
+        "--width", type=float, default=d.width, help=f"channel width (1.0 = published; default {d.width:g})"
+    )
+    p.add_argument("--batch", type=int, default=d.batch, help=f"samples per step (default {d.batch})")
+    p.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr:g})")
+    p.add_argument("--steps", type=int, default=d.steps, help="stop at this global step")
+    p.add_argument("--minutes", type=float, default=d.minutes, help="also stop after this many minutes")
+    p.add_argument("--eval-every", type=int, default=d.eval_every, help="steps between evaluations")
+    p.add_argument(
+        "--checkpoint-every", type=int, default=d.checkpoint_every, help="steps between checkpoints"
+    )
+    p.add_argument("--fp32", action="store_true", help="no bf16 autocast")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--no-resume", action="store_true", help="start afresh even if OUT has checkpoints")
+
+
+def run_train(args: argparse.Namespace) -> None:
+    """Run the ``train`` subcommand parsed into ``args``."""
+    if args.train_command == "motion":
+        from talkface.training.motion import train_motion
+        from talkface.training.motion_clips import EXCLUDED_CLIPS
+
+        cv = train_motion(
+            args.data,
+            args.out,
+            args.folds,
+            args.cache,
+            args.fold_models,
+            args.augment,
+            exclude=args.exclude or EXCLUDED_CLIPS,
+        )
+        print(f"wrote {args.out} and {args.out.with_suffix('.md')} in {cv['seconds']:.0f} s")
+        return
+    if args.train_command == "prepare":
+        from talkface.training.prepare import prepare_dataset
+
+        print(prepare_dataset(args.src, args.out))
+        return
+    common = dict(
+        width=args.width,
+        batch=args.batch,
+        lr=args.lr,
+        steps=args.steps,
+        minutes=args.minutes,
+        eval_every=args.eval_every,
+        checkpoint_every=args.checkpoint_every,
+        bf16=not args.fp32,
+        seed=args.seed,
+    )
+    if args.train_command == "syncnet":
+        from talkface.training.syncnet import train_syncnet
+
+        options = SyncNetTraining(**common, augment=args.augment, jitter=args.jitter)
+        result = train_syncnet(args.data, args.out, options, resume=not args.no_resume)
+        print(
+            f"{args.out}: SyncNet step {result['step']}, held-out loss {result['loss']:.3f}, "
+            f"accuracy {result['accuracy']:.3f} (in sync vs >= 5 frames off)"
+        )
+    else:
+        from talkface.training.wav2lip import train_wav2lip
+        from talkface.weights import SYNCNET
+
+        options = Wav2LipTraining(**common, gan=args.gan, sync_start=args.sync_start)
+        result = train_wav2lip(
+            args.data, args.out, args.syncnet or SYNCNET, options, resume=not args.no_resume
+        )
+        print(
+            f"{args.out}: Wav2Lip step {result['step']}, held-out L1 {result['l1']:.4f}, "
+            f"sync loss {result['sync']:.3f} (real frames {result['sync_real']:.3f}; sync weight "
+            f"{result['sync_weight']:g})"
+        )

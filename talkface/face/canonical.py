@@ -1,0 +1,61 @@
+"""The canonical face frame: landmarks with the head's scale, rotation and position taken out.
+
+Every frame's 478 mediapipe landmarks are mapped by the similarity transform (scale, rotation,
+translation; least squares, Umeyama 1991) that best puts its :data:`STABLE` points (eye corners,
+nose ridge, forehead, temples: points the mouth does not move) onto those of a template with an
+interocular distance of 1 and the eyes level. Metrics (LMD) and the motion model's training
+targets are measured there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from talkface.face.landmarks import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
+
+# Eye corners, nose ridge, forehead and temples: rigid with the skull.
+STABLE = [33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 10, 151, 9, 8, 127, 356, 234, 454]
+
+
+def similarity_transform(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Least-squares similarity ``dst ~ s R src + t`` (Umeyama 1991).
+
+    Args:
+        src, dst: ``(k, 2)`` float point sets, ``k >= 2``.
+
+    Returns:
+        ``(s, R (2, 2), t (2,))``.
+    """
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    a, b = src - mu_s, dst - mu_d
+    cov = b.T @ a / len(src)
+    u, d, vt = np.linalg.svd(cov)
+    sign = np.ones(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        sign[-1] = -1
+    rot = u @ np.diag(sign) @ vt
+    scale = float((d * sign).sum() / max((a**2).sum() / len(src), 1e-12))
+    return scale, rot, mu_d - scale * rot @ mu_s
+
+
+def canonical_template(landmarks: np.ndarray) -> np.ndarray:
+    """``(478, 2)`` template from one frame's landmarks: eyes level, IOD 1, centred on the stable points."""
+    right, left = landmarks[RIGHT_EYE_OUTER], landmarks[LEFT_EYE_OUTER]
+    d = left - right
+    iod = float(np.hypot(*d))
+    c, s = d / iod
+    rot = np.array([[c, s], [-s, c]])
+    out = (landmarks - landmarks[STABLE].mean(0)) @ rot.T / iod
+    return out.astype(np.float32)
+
+
+def to_canonical(landmarks: np.ndarray, template: np.ndarray) -> np.ndarray:
+    """Landmarks ``(n, 478, 2)`` (NaN rows where no face) mapped onto ``template`` frame by frame
+    through their :data:`STABLE` points. Same shape, float32, NaN rows kept."""
+    out = np.full(landmarks.shape, np.nan, np.float32)
+    for i, lm in enumerate(landmarks):
+        if np.isnan(lm).any():
+            continue
+        s, rot, t = similarity_transform(lm[STABLE].astype(np.float64), template[STABLE].astype(np.float64))
+        out[i] = s * lm @ rot.T + t
+    return out
