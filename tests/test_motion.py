@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 from conftest import data_file
 
 from talkface.evaluation.mouth import mouth_track
@@ -130,3 +133,37 @@ def test_learned_motion_in_chunks_equals_the_whole_utterance() -> None:
     chunked = model.speech_coefficients(x, n, 25.0, labels)
     np.testing.assert_allclose(chunked, whole, atol=1e-5)
     assert np.abs(whole).max() > 1.0  # a real signal, not zeros
+
+
+def test_motion_model_describes_itself(tmp_path) -> None:
+    """The shipped model stores its config and format version; a file of another version, config or
+    phone set is refused with one line, and a version-1 file (arrays only) reads with the defaults."""
+    import json
+
+    from talkface.errors import TalkfaceError
+    from talkface.motion.learned import CONFIG, DEFAULT_WEIGHTS, FORMAT_VERSION, LearnedMotion
+
+    with np.load(DEFAULT_WEIGHTS) as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(str(arrays.pop("meta")))
+    assert meta["version"] == FORMAT_VERSION and meta["config"]["n_coeffs"] == CONFIG.n_coeffs
+    assert LearnedMotion.load(DEFAULT_WEIGHTS).config == CONFIG
+
+    def write(name: str, **changes) -> Path:
+        path = tmp_path / name
+        np.savez(path, **arrays, meta=np.array(json.dumps({**meta, **changes})))
+        return path
+
+    for path, problem in [
+        (write("v9.npz", version=9), "format version 9"),
+        (write("cfg.npz", config={**meta["config"], "mel_context": 4}), "do not fit its config"),
+        (write("bad.npz", config={"depth": 3}), "config not understood"),
+        (write("ph.npz", phones=["a", "b"]), "another phone set"),
+        (write("fmt.npz", format="something else"), "not a talkface motion model"),
+    ]:
+        with pytest.raises(TalkfaceError, match=problem) as exc:
+            LearnedMotion.load(path)
+        assert "\n" not in str(exc.value)
+    legacy = tmp_path / "v1.npz"
+    np.savez(legacy, **arrays)
+    assert LearnedMotion.load(legacy).config == CONFIG

@@ -17,6 +17,16 @@ UPPER_OUTER = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291]
 LOWER_OUTER = [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291]
 UPPER_INNER = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308]
 LOWER_INNER = [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308]
+# Outer-lip points without the corners, and the inner-lip point each one follows (same order).
+_NOT_CORNER = [k for k, p in enumerate(UPPER_OUTER) if p not in (MOUTH_RIGHT, MOUTH_LEFT)]
+UPPER_OUTER_MID, UPPER_INNER_OF_OUTER = (
+    [UPPER_OUTER[k] for k in _NOT_CORNER],
+    [UPPER_INNER[k] for k in _NOT_CORNER],
+)
+LOWER_OUTER_MID, LOWER_INNER_OF_OUTER = (
+    [LOWER_OUTER[k] for k in _NOT_CORNER],
+    [LOWER_INNER[k] for k in _NOT_CORNER],
+)
 LIPS = sorted(set(UPPER_OUTER + LOWER_OUTER + UPPER_INNER + LOWER_INNER))  # all 40 lip-contour points
 # Face oval from the right temple down the jaw and chin to the left temple.
 JAW = [

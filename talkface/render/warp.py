@@ -6,9 +6,9 @@ outer ring; handle points get displacements that realise the target inner-lip ap
 width (the upper lip takes :attr:`WarpConfig.upper_share` of an opening, the lower lip and the jaw
 the rest, as the jaw hinges open), the ring stays put, and each output triangle samples its source
 triangle (backward mapping, bilinear). Displacement falls to zero on the ring, so the warp is
-continuous with the untouched frame. Where the lips part, the mouth interior is synthesised: a dark
-cavity tinted by the lip colour, upper and lower teeth shaded towards the corners, all scaled to the
-face's own brightness, or coloured like the face's real teeth once an open mouth has shown them.
+continuous with the untouched frame. Where the lips part, the mouth interior is painted by
+:class:`~talkface.render.mouth_interior.MouthInterior`; the mesh and the rasteriser here are
+independent of it.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import cv2
 import numpy as np
 
 from talkface.face import landmarks as L
-from talkface.face.landmarks import mouth_aperture
 from talkface.face.paste import feathered_mask, paste_back
 from talkface.media.frame import Box, I420Frame
+from talkface.render.mouth_interior import SKIN_POINTS, MouthInterior, interior_margin
 
 
 def delaunay(points: np.ndarray) -> np.ndarray:
@@ -61,18 +61,10 @@ class WarpConfig:
 
 
 MAP_NODES_PER_IOD = 100  # warp-map grid resolution: one node per IOD / 100 pixels (at most 3)
-TEETH_SAMPLE_APERTURE = 0.08  # source mouths at least this open (/IOD) show their teeth
-TEETH_SAMPLE_EVERY = 10  # open-mouth frames between teeth-colour samples
-# Synthesized teeth before any real ones were seen. In 16 shared clips the brightest fifth of an
-# open mouth's interior has a median luma of 0.97x the skin's (0.64-1.49), and is warm.
-TEETH_LUMA_PER_SKIN = 1.2  # a little above the real median: lit front teeth read as white
-TEETH_TINT = np.array([1.12, 0.98, 0.86], np.float32)  # RGB over luma (luma 1.0)
-SKIN_POINTS = [4, 5, 195, 123, 352]  # nose tip and bridge, cheeks: where the skin colour is sampled
 _UP, _LO = np.array(L.UPPER_INNER), np.array(L.LOWER_INNER)
 # Outer-lip points (corners excluded) and the inner-lip point each one follows.
-_KEEP = [k for k, p in enumerate(L.UPPER_OUTER) if p not in (L.MOUTH_RIGHT, L.MOUTH_LEFT)]
-_UP_OUT, _UP_IN_OF_OUT = np.array(L.UPPER_OUTER)[_KEEP], _UP[_KEEP]
-_LO_OUT, _LO_IN_OF_OUT = np.array(L.LOWER_OUTER)[_KEEP], _LO[_KEEP]
+_UP_OUT, _UP_IN_OF_OUT = np.array(L.UPPER_OUTER_MID), np.array(L.UPPER_INNER_OF_OUTER)
+_LO_OUT, _LO_IN_OF_OUT = np.array(L.LOWER_OUTER_MID), np.array(L.LOWER_INNER_OF_OUTER)
 _LIPS = L.LIPS
 _BELOW = sorted(set(L.JAW + L.LOWER_FACE + L.CHIN) - set(_LIPS))
 _HANDLES = _LIPS + _BELOW + sorted(set(L.NOSE_BASE) - set(_LIPS) - set(_BELOW))
@@ -88,12 +80,6 @@ _INNER_LO_ROWS = np.array([_INDEX[L.LOWER_INNER[k]] for k in _MID])
 # Mesh rows of the inner and outer lip contours as closed polygons (upper lip, then lower lip back).
 _INNER_POLY_ROWS = np.array([_INDEX[p] for p in L.UPPER_INNER + L.LOWER_INNER[::-1]])
 _OUTER_POLY_ROWS = np.array([_INDEX[p] for p in L.UPPER_OUTER + L.LOWER_OUTER[::-1]])
-
-
-def _interior_margin(iod: float) -> int:
-    """Pixels around the inner-lip polygon touched by the mouth interior: soft edges and the
-    closed-mouth seam, which reaches 0.04 IOD past the corners."""
-    return 3 + int(0.07 * iod)
 
 
 def face_frame(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -133,8 +119,7 @@ class WarpRenderer:
         self.config = config or WarpConfig()
         self.pads = pads
         self._triangles: np.ndarray | None = None
-        self._teeth: np.ndarray | None = None  # running estimate of this face's teeth colour (RGB)
-        self._open_frames = 0
+        self.interior = MouthInterior(self.config.upper_teeth, self.config.lower_teeth)
 
     # -- geometry ---------------------------------------------------------------------------------
     def _points(self, lm: np.ndarray, iod: float) -> np.ndarray:
@@ -275,7 +260,7 @@ class WarpRenderer:
         # itself), and the mouth interior is painted inside the inner lips: work in their bounding box.
         moving = np.abs(dst - src).max(1) > 1e-3
         triangles = self._triangles[moving[self._triangles].any(1)]
-        margin = _interior_margin(iod)
+        margin = interior_margin(iod)
         corners = np.concatenate([dst[triangles.ravel()], inner - margin, inner + margin])
         x0, y0 = np.floor(corners.min(0)).astype(int)
         x1, y1 = np.ceil(corners.max(0)).astype(int) + 1
@@ -344,8 +329,8 @@ class WarpRenderer:
         map_y += np.arange(y0, y1, dtype=np.float32)[:, None]
         warped = cv2.remap(frame, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
-        self._learn_teeth_colour(frame, lm, iod)
-        self._paint_mouth_interior(warped, frame, lm, inner, ey, iod, aperture)
+        self.interior.learn_teeth_colour(frame, lm)
+        self.interior.paint(warped, frame, lm, inner, ey, iod, aperture)
 
         hull = cv2.convexHull(src - off)
         alpha = feathered_mask(hull.reshape(-1, 2), (ph, pw), self.config.feather * iod)
@@ -357,7 +342,7 @@ class WarpRenderer:
         and a margin for the mouth interior's soft edge and bilinear sampling (not clipped)."""
         iod = face_frame(lm)[3]
         pts = np.concatenate([self._points(lm, iod), lm[SKIN_POINTS]])
-        margin = _interior_margin(iod) + 0.1 * iod + 2
+        margin = interior_margin(iod) + 0.1 * iod + 2
         (x0, y0), (x1, y1) = np.floor(pts.min(0) - margin), np.ceil(pts.max(0) + margin)
         return int(x0), int(y0), int(x1), int(y1)
 
@@ -416,145 +401,3 @@ class WarpRenderer:
             keep = cv2.resize(keep, (sw * f, sh * f), interpolation=cv2.INTER_LINEAR)[:gh, :gw]
         field = cv2.blendLinear(field, soft, keep, 1.0 - keep)  # soft + (field - soft) * keep
         return field[..., 0], field[..., 1]
-
-    def _learn_teeth_colour(self, frame: np.ndarray, lm: np.ndarray, iod: float) -> None:
-        """Where the source mouth is open, average its brightest interior pixels (the real teeth).
-
-        A slow running average: every :data:`TEETH_SAMPLE_EVERY`-th open-mouth frame is enough.
-        """
-        if mouth_aperture(lm) < TEETH_SAMPLE_APERTURE:
-            return
-        self._open_frames += 1
-        if self._open_frames % TEETH_SAMPLE_EVERY != 1:
-            return
-        poly = np.concatenate([lm[L.UPPER_INNER], lm[L.LOWER_INNER[::-1]]])
-        x0, y0 = np.maximum(np.floor(poly.min(0)).astype(int), 0)
-        x1, y1 = np.ceil(poly.max(0)).astype(int) + 1
-        box = frame[y0:y1, x0:x1]
-        if box.size == 0:
-            return
-        mask = np.zeros(box.shape[:2], np.uint8)
-        cv2.fillPoly(mask, [np.round((poly - [x0, y0]) * 16).astype(np.int32)], 1, cv2.LINE_8, shift=4)
-        pixels = box[mask.astype(bool)].astype(np.float32)
-        if len(pixels) < 20:
-            return
-        luma = pixels @ np.array([0.299, 0.587, 0.114], np.float32)
-        bright = pixels[luma >= np.percentile(luma, 80)].mean(0)
-        if bright @ np.array([0.299, 0.587, 0.114], np.float32) < 90:  # no teeth showing, just the cavity
-            return
-        self._teeth = bright if self._teeth is None else self._teeth + 0.3 * (bright - self._teeth)
-
-    def _paint_mouth_interior(
-        self,
-        patch: np.ndarray,
-        frame: np.ndarray,
-        lm: np.ndarray,
-        inner: np.ndarray,
-        ey: np.ndarray,
-        iod: float,
-        aperture: float,
-    ) -> None:
-        """Synthesize cavity and teeth inside the destination inner-lip polygon (in place, uint8 patch).
-
-        Only the polygon's bounding box is touched. Colours come from the frame itself: the cavity is
-        the lip colour darkened, the teeth a warm off-white as bright as the skin.
-        """
-        cfg = self.config
-        h, w = frame.shape[:2]
-        margin = _interior_margin(iod)
-        bx0, by0 = np.maximum(np.floor(inner.min(0)).astype(int) - margin, 0)
-        bx1, by1 = np.minimum(np.ceil(inner.max(0)).astype(int) + margin, patch.shape[1::-1])
-        if bx1 - bx0 < 2 or by1 - by0 < 2:
-            return
-        sub = patch[by0:by1, bx0:bx1].astype(np.float32)
-        inner = inner - np.array([bx0, by0], np.float32)
-        sh = sub.shape[:2]
-
-        def pixels(points: np.ndarray) -> np.ndarray:
-            """``(k, 3)`` float32 frame colours at ``(k, 2)`` pixel positions (rounded, clipped)."""
-            xy = np.clip(np.round(points).astype(int), 0, [w - 1, h - 1])
-            return frame[xy[:, 1], xy[:, 0]].astype(np.float32)
-
-        # The red of the lips: midway between their inner and outer contours, away from the corners.
-        mid_lip = (lm[_UP_OUT] + lm[_UP_IN_OF_OUT]) / 2, (lm[_LO_OUT] + lm[_LO_IN_OF_OUT]) / 2
-        samples = np.sort(pixels(np.concatenate(mid_lip)), axis=0)  # per channel
-        k = len(samples) // 2
-        lip = (samples[k] + samples[(len(samples) - 1) // 2]) / 2  # the median (np.median: 4x the time)
-        skin = pixels(lm[SKIN_POINTS]).mean(0)
-        cavity = lip * 0.2 + np.array([6, 1, 1], np.float32)
-        teeth = self._teeth
-        if teeth is None:  # a warm off-white as bright as real teeth are next to this face's skin
-            skin_luma = float(skin @ np.array([0.299, 0.587, 0.114], np.float32))
-            teeth = np.minimum(TEETH_TINT * TEETH_LUMA_PER_SKIN * skin_luma, 235.0)
-
-        def poly_mask(poly: np.ndarray) -> np.ndarray:
-            m = np.zeros(sh, np.uint8)
-            cv2.fillPoly(m, [np.round(poly * 16).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=4)
-            return m.astype(np.float32) / 255.0
-
-        n = len(L.UPPER_INNER)
-        upper, lower = inner[:n], inner[n:][::-1]
-        u = np.linspace(-1, 1, n)[:, None]
-        prof = (1 - u * u) ** 0.5
-        size = np.clip(aperture / 0.12, 0.0, 1.0)  # teeth show more as the mouth opens
-        tooth_h = cfg.upper_teeth * iod * (0.4 + 0.6 * size)
-        upper_teeth = np.concatenate([upper, (upper + ey * tooth_h * prof)[::-1]])
-        size_lo = np.clip((aperture - 0.12) / 0.12, 0.0, 1.0)  # lower teeth only when well open
-        lower_teeth = np.concatenate([lower, (lower - ey * cfg.lower_teeth * iod * prof * size_lo)[::-1]])
-        m_in = poly_mask(inner)
-        # Everything but the upper-lip shadow depends on x only: computed on one row, broadcast.
-        xs = np.arange(sh[1], dtype=np.float32)[None, :]
-        ys = np.arange(sh[0], dtype=np.float32)[:, None]
-        mid_x = float(inner[[0, n - 1], 0].mean())
-        half_w = max(float(np.ptp(inner[:, 0])) / 2, 1.0)
-        x_rel = (xs - mid_x) / half_w  # -1 .. 1 across the mouth
-        # Teeth fill the front of the mouth only; the corners stay dark (buccal corridor).
-        front = np.clip((0.85 - np.abs(x_rel)) / 0.25, 0, 1)
-        m_up = poly_mask(upper_teeth) * m_in * front
-        m_lo = poly_mask(lower_teeth) * m_in * np.clip((0.65 - np.abs(x_rel)) / 0.25, 0, 1)
-        # Upper-lip shadow at the top of the teeth, darker deeper in and towards the sides.
-        order = np.argsort(upper[:, 0])
-        lip_y = np.interp(xs[0], upper[order, 0], upper[order, 1]).astype(np.float32)
-        depth = np.clip((ys - lip_y[None, :]) / max(tooth_h, 1.0), 0, 1)
-        shade = (0.9 + 0.1 * np.clip(depth / 0.25, 0, 1)) * (1 - 0.12 * depth) * (1 - 0.3 * x_rel**2)
-        # Gaps between incisors, laterals and canines (widths in IOD, seen from the front).
-        x_face = (xs - mid_x) / iod
-        gaps = np.zeros_like(xs)
-        for edge in (0.0, 0.085, 0.15, 0.205):
-            for sgn in (1,) if edge == 0 else (1, -1):
-                gaps = np.maximum(gaps, np.exp(-(((x_face - sgn * edge) / 0.0045) ** 2)))
-        shade = shade * (1 - 0.15 * gaps)
-        base = cavity * (0.6 + 0.4 * np.clip(1 - x_rel**2, 0, 1))[..., None]  # (1, w, 3)
-        m_soft = cv2.GaussianBlur(m_in, (0, 0), sigmaX=max(0.6, 0.004 * iod))
-        m = np.minimum(m_in, m_soft)
-        # Three blends: upper teeth (teeth * shade) over the cavity (base) with weight m_up, lower
-        # teeth (at 0.75 of that) over the result with 0.35 m_lo, the interior over the warped lips
-        # with m. Expanded into one weighted sum of sub, base and teeth (per-pixel weights computed
-        # in 2-D: a third of the passes over the colour patch).
-        lo = 0.35 * m_lo
-        w_base = (1 - m_up) * (1 - lo) * m
-        w_teeth = (m_up * (1 - lo) + 0.75 * lo) * shade * m
-        sub *= (1 - m)[..., None]
-        sub += base * w_base[..., None]
-        sub += w_teeth[..., None] * teeth
-        # Where the lips (nearly) meet, a soft dark seam: the shadow line of a closed mouth, which also
-        # hides source pixels (teeth) that the inner-lip landmarks did not quite enclose.
-        closed = float(np.clip(1 - aperture / 0.04, 0, 1))
-        if closed > 0:
-            mid = (upper + lower) / 2
-            # Extend past the corners, where a smile's dark corridor lies outside the landmarks.
-            reach = 0.04 * iod
-            head = mid[0] + reach * (mid[0] - mid[1]) / (np.linalg.norm(mid[0] - mid[1]) + 1e-6)
-            tail = mid[-1] + reach * (mid[-1] - mid[-2]) / (np.linalg.norm(mid[-1] - mid[-2]) + 1e-6)
-            mid = np.round(np.concatenate([head[None], mid, tail[None]]) * 16).astype(np.int32)
-            ends = np.clip(1 - (np.abs(x_rel) / 1.2) ** 8, 0, 1) * closed
-
-            def band(thickness: float, blur: float) -> np.ndarray:
-                m = np.zeros(sh, np.uint8)
-                t = max(1, int(round(thickness)))
-                cv2.polylines(m, [mid], False, 255, thickness=t, lineType=cv2.LINE_AA, shift=4)
-                return cv2.GaussianBlur(m.astype(np.float32) / 255.0, (0, 0), sigmaX=max(0.5, blur)) * ends
-
-            sub += (lip - sub) * band(0.03 * iod, 0.008 * iod)[..., None]  # lip colour over stray pixels
-            sub += (lip * 0.45 - sub) * (0.85 * band(0.012 * iod, 0.006 * iod))[..., None]  # the seam line
-        patch[by0:by1, bx0:bx1] = np.clip(sub + 0.5, 0, 255).astype(np.uint8)
