@@ -244,11 +244,11 @@ def test_page_details_at_a_laptop_width(browser, server_url, tmp_path) -> None:
 
         first = wait.until(preview_src)
         browser.find_element(By.CSS_SELECTOR, "#options").click()  # open the accordion
-        pads = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#pads textarea, #pads input"))
+        pads = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#warp-pads textarea, #warp-pads input"))
         pads.clear()
         pads.send_keys("0,60,0,0\n")
         second = wait.until(lambda d: preview_src(d) not in ("", first) and preview_src(d))
-        factor = browser.find_element(By.CSS_SELECTOR, "#resize input[type=number]")
+        factor = browser.find_element(By.CSS_SELECTOR, "#resize_factor input[type=number]")
         factor.clear()
         factor.send_keys("2\n")
         wait.until(lambda d: preview_src(d) not in ("", first, second))
