@@ -31,6 +31,17 @@ from talkface.web.uploads import RequestError, option_field_names, parse_options
 FPS = 25.0
 
 
+def landmarks_of(rgb: np.ndarray) -> np.ndarray:
+    """The ``(478, 2)`` landmarks of the face in a still picture."""
+    tracker = FaceTracker(static=True)
+    try:
+        lm = tracker(rgb).landmarks
+    finally:
+        tracker.close()
+    assert lm is not None
+    return lm
+
+
 @pytest.fixture(scope="module")
 def face(tmp_path_factory) -> tuple[np.ndarray, np.ndarray]:
     """The bundled astronaut portrait (RGB) and its landmarks: no shared data needed."""
@@ -38,13 +49,7 @@ def face(tmp_path_factory) -> tuple[np.ndarray, np.ndarray]:
     import cv2
 
     rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
-    tracker = FaceTracker(static=True)
-    try:
-        lm = tracker(rgb).landmarks
-    finally:
-        tracker.close()
-    assert lm is not None
-    return rgb, lm
+    return rgb, landmarks_of(rgb)
 
 
 @pytest.fixture(scope="module")
@@ -232,11 +237,7 @@ def test_the_pipeline_runs_a_registered_engine(toy_registered, tmp_path) -> None
     import cv2
 
     rgb = cv2.cvtColor(cv2.imread(str(face)), cv2.COLOR_BGR2RGB)
-    tracker = FaceTracker(static=True)
-    try:
-        lm = tracker(rgb).landmarks
-    finally:
-        tracker.close()
+    lm = landmarks_of(rgb)
     cx, cy = np.round(lm[LIPS].mean(0)).astype(int)
     for frame in frames[:: max(1, len(frames) // 5)]:
         assert np.abs(frame[cy - 2 : cy + 3, cx - 2 : cx + 3].astype(int) - 90).max() <= 6
@@ -252,11 +253,7 @@ def test_the_bundled_demo_speaks_without_shared_data(tmp_path) -> None:
     result = talkface.sync(face, out, text="Open wide, then close. Ah, oh, mm.", quiet=True)
     frames = np.stack(read_frames(out)).astype(np.int16)
     assert result.faces == result.frames == len(frames) > 40
-    tracker = FaceTracker(static=True)
-    try:
-        lm = tracker(frames[0].astype(np.uint8)).landmarks
-    finally:
-        tracker.close()
+    lm = landmarks_of(frames[0].astype(np.uint8))
     x0, y0 = np.floor(lm[LIPS].min(0)).astype(int) - 5
     x1, y1 = np.ceil(lm[LIPS].max(0)).astype(int) + 5
     mouth = frames[:, y0:y1, x0:x1]
