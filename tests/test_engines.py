@@ -11,7 +11,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 import torch
-from conftest import read_frames
+from conftest import read_frames, write_video
 
 import talkface
 from talkface.cli import _engine_options, build_parser
@@ -260,3 +260,32 @@ def test_the_bundled_demo_speaks_without_shared_data(tmp_path) -> None:
     assert (mouth.max(0) - mouth.min(0)).mean() > 10  # the mouth moves
     top = int(lm[:, 1].min()) - 10
     assert np.abs(frames[:, :top] - frames[0, :top]).mean() < 1.5  # above the face: unchanged
+
+
+def test_the_frame_iterator_feeds_any_sink(tmp_path) -> None:
+    """rendered_frames without the MP4 writer: a sink that keeps frames in a list, and one that stops
+    early (closing the iterator stops the decoder thread and frees the spill files)."""
+    import threading
+    from contextlib import closing
+
+    from talkface.frames import output_frames, rendered_frames
+    from talkface.media.video import FaceMedia
+
+    media = FaceMedia(demo_face(tmp_path))
+    voice = speech(2.0)
+    frames = list(rendered_frames(media, voice, lambda: ToyEngine(ToyOptions(strength=40))))
+    assert len(frames) == output_frames(voice, media.fps) == 50 and all(r for _, r in frames)
+    assert all(f.shape == (media.height, media.width, 3) for f, _ in frames)
+
+    # A video (decoded on the background thread), shorter than the speech: replayed, and spilled.
+    import cv2
+
+    rgb = cv2.cvtColor(cv2.imread(str(demo_face(tmp_path))), cv2.COLOR_BGR2RGB)
+    clip = write_video(tmp_path / "clip.mp4", [np.roll(rgb, k, axis=1) for k in range(12)])
+    video = FaceMedia(clip)
+    frames = list(rendered_frames(video, voice, lambda: ToyEngine(ToyOptions())))
+    assert len(frames) == 50 and all(isinstance(f, np.ndarray) for f, _ in frames)
+    with closing(rendered_frames(video, voice, lambda: ToyEngine(ToyOptions()))) as early:
+        first = [next(early) for _ in range(3)]
+    assert len(first) == 3
+    assert not [t for t in threading.enumerate() if t.name == "talkface-decoder"]
