@@ -215,14 +215,6 @@ class Options:
     def check(self) -> None:
         """Rules between fields (override); raise :class:`OptionError`."""
 
-    def changed(self) -> dict[str, Any]:
-        """The options that differ from their defaults (for logs and reports)."""
-        return {
-            f.name: getattr(self, f.name)
-            for f in option_fields(type(self))
-            if getattr(self, f.name) != f.default
-        }
-
 
 class EngineOptions(Options):
     """Base of an engine's options class; ``engine`` is the engine's registry name."""
