@@ -53,6 +53,8 @@ SUMMARY = [
     ("ssim_mouth", "SSIM mouth", ".3f"),
     ("sharpness", "mouth sharpness", ".1f"),
     ("reference_sharpness", "mouth sharpness, real", ".1f"),
+    ("appearance", "mouth appearance (nearest real = 1)", ".2f"),
+    ("appearance_sharpness", "mouth strip sharpness / real", ".2f"),
 ]
 
 

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from talkface.errors import TalkfaceError
+from talkface.evaluation.appearance import StripSample, appearance_score, mouth_strip
 from talkface.evaluation.image import (
     FID_SIZE,
     InceptionFeatures,
@@ -57,6 +58,9 @@ class VideoEvaluation:
         psnr_mouth, psnr_outside (dB), ssim_mouth, ssim_outside: means over frames.
         sharpness, reference_sharpness: variance of the Laplacian of the mouth region.
         fid: Frechet Inception distance of the face crops (with Inception weights only).
+        appearance, appearance_sharpness: mouth appearance against the reference without time
+            (:mod:`talkface.evaluation.appearance`: about 1 = as close to a real mouth of the clip
+            as its own other moments are) and the strips' sharpness ratio to the real ones.
         aperture, reference_aperture: per-frame inner-lip aperture / IOD (NaN without a face),
             for plots; not printed.
     """
@@ -86,6 +90,8 @@ class VideoEvaluation:
     ssim_outside: float | None = None
     sharpness: float | None = None
     reference_sharpness: float | None = None
+    appearance: float | None = None
+    appearance_sharpness: float | None = None
     fid: float | None = None
     aperture: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32), repr=False)
     reference_aperture: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32), repr=False)
@@ -120,6 +126,8 @@ class VideoEvaluation:
             ("SSIM face outside mouth", self.ssim_outside, None, ".3f"),
             ("mouth sharpness (var. of Laplacian)", self.sharpness, self.reference_sharpness, ".1f"),
             ("FID (face crops)", self.fid, None, ".2f"),
+            ("mouth appearance (nearest real = 1)", self.appearance, None, ".2f"),
+            ("mouth strip sharpness / real", self.appearance_sharpness, None, ".2f"),
         ]
         lines = [
             f"{self.video}: {self.frames} frames at 25 fps, face in {self.faces}",
@@ -147,6 +155,7 @@ class _Side:
         self.landmarks: list[np.ndarray | None] = []
         self.crops: list[np.ndarray | None] = []
         self.sharpness: list[float] = []
+        self.strips = StripSample()
         self.last: np.ndarray | None = None
 
     def add(self, rgb: np.ndarray) -> np.ndarray | None:
@@ -155,6 +164,7 @@ class _Side:
         if lm is not None:
             self.last = lm
             self.sharpness.append(sharpness(rgb, mouth_mask(lm, rgb.shape)))
+        self.strips.add(None if lm is None else mouth_strip(rgb, lm))
         # A faceless frame is cropped where the face last was (leading ones are filled in later).
         self.crops.append(None if self.last is None else self.evaluator.face_crop(rgb, self.last))
         return lm
@@ -296,6 +306,9 @@ def evaluate_video(
             result.reference_jitter = 100 * lip_jitter(canon_ref)
             result.reference_sharpness = _nanmean(ref.sharpness)
             result.reference_aperture = mouth_aperture(lm_ref).astype(np.float32)
+            look = appearance_score(gen.strips, ref.strips)
+            if look is not None:
+                result.appearance, result.appearance_sharpness = look.ratio, look.sharpness_ratio
     result.jitter = 100 * lip_jitter(to_canonical(lm_gen, template))
     if result.reference_jitter:
         result.jitter_ratio = result.jitter / result.reference_jitter

@@ -17,6 +17,7 @@ UPPER_OUTER = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291]
 LOWER_OUTER = [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291]
 UPPER_INNER = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308]
 LOWER_INNER = [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308]
+SKIN_POINTS = [4, 5, 195, 123, 352]  # nose tip and bridge, cheeks: where the skin colour is sampled
 # Outer-lip points without the corners, and the inner-lip point each one follows (same order).
 _NOT_CORNER = [k for k, p in enumerate(UPPER_OUTER) if p not in (MOUTH_RIGHT, MOUTH_LEFT)]
 UPPER_OUTER_MID, UPPER_INNER_OF_OUTER = (

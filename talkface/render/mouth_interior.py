@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from talkface.face import landmarks as L
-from talkface.face.landmarks import mouth_aperture
+from talkface.face.landmarks import SKIN_POINTS, mouth_aperture
 
 TEETH_SAMPLE_APERTURE = 0.08  # source mouths at least this open (/IOD) show their teeth
 TEETH_SAMPLE_EVERY = 10  # open-mouth frames between teeth-colour samples
@@ -20,7 +20,6 @@ TEETH_SAMPLE_EVERY = 10  # open-mouth frames between teeth-colour samples
 # open mouth's interior has a median luma of 0.97x the skin's (0.64-1.49), and is warm.
 TEETH_LUMA_PER_SKIN = 1.2  # a little above the real median: lit front teeth read as white
 TEETH_TINT = np.array([1.12, 0.98, 0.86], np.float32)  # RGB over luma (luma 1.0)
-SKIN_POINTS = [4, 5, 195, 123, 352]  # nose tip and bridge, cheeks: where the skin colour is sampled
 _UP_OUT, _UP_IN_OF_OUT = np.array(L.UPPER_OUTER_MID), np.array(L.UPPER_INNER_OF_OUTER)
 _LO_OUT, _LO_IN_OF_OUT = np.array(L.LOWER_OUTER_MID), np.array(L.LOWER_INNER_OF_OUTER)
 

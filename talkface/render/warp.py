@@ -19,9 +19,10 @@ import cv2
 import numpy as np
 
 from talkface.face import landmarks as L
+from talkface.face.landmarks import SKIN_POINTS
 from talkface.face.paste import feathered_mask, paste_back
 from talkface.media.frame import Box, I420Frame
-from talkface.render.mouth_interior import SKIN_POINTS, MouthInterior, interior_margin
+from talkface.render.mouth_interior import MouthInterior, interior_margin
 
 
 def delaunay(points: np.ndarray) -> np.ndarray:
