@@ -22,7 +22,15 @@ from talkface.errors import (
     install_signal_handlers,
 )
 from talkface.face.quiet import silence_native_stderr_for_process
-from talkface.options import PIXELS_METAVAR, EngineOptions, OptionField, Options, SyncOptions, option_fields
+from talkface.options import (
+    PIXELS_METAVAR,
+    EngineOptions,
+    OptionField,
+    Options,
+    SyncOptions,
+    option_fields,
+    options_by_name,
+)
 from talkface.pipeline import sync
 
 
@@ -37,12 +45,7 @@ def _add_option_flags(p: argparse.ArgumentParser, classes: list[type[Options]]) 
     """One flag per option of ``classes`` (:func:`~talkface.options.option_fields`); an option that
     several engines have (``pads``) is one flag, its help naming each engine's meaning. Unset flags
     are absent from the parsed namespace, so that the options classes' defaults apply."""
-    merged: dict[str, list[tuple[str, OptionField]]] = {}
-    for cls in classes:
-        owner = getattr(cls, "engine", "")
-        for f in option_fields(cls):
-            merged.setdefault(f.name, []).append((owner, f))
-    for name, entries in merged.items():
+    for name, entries in options_by_name(classes).items():
         f = entries[0][1]
         helps = []
         for owner, g in entries:
@@ -68,13 +71,9 @@ def _add_option_flags(p: argparse.ArgumentParser, classes: list[type[Options]]) 
 def _shown_default(f: OptionField) -> str:
     if f.default is None or f.kind == "bool":
         return ""
-    return (
-        " ".join(map(str, f.default))
-        if f.kind == "pixels"
-        else f"{f.default:g}"
-        if f.kind == "float"
-        else str(f.default)
-    )
+    if f.kind == "pixels":
+        return " ".join(map(str, f.default))
+    return f"{f.default:g}" if f.kind == "float" else str(f.default)
 
 
 def _add_engine_flags(p: argparse.ArgumentParser) -> None:

@@ -306,6 +306,21 @@ def parse_text(field: OptionField, text: str) -> Any:
     return check_value(field, value)
 
 
+def options_by_name(
+    classes: list[type[Options]], web: bool = False
+) -> dict[str, list[tuple[str, OptionField]]]:
+    """The options of several options classes, by name: for each name, ``(engine, field)`` of every
+    class that has it (``engine`` is ``""`` for a class that is not an engine's), in declaration
+    order. An option that several engines share (``pads``) is one entry; its fields may differ in
+    help and default. With ``web``, only the options clients may set."""
+    merged: dict[str, list[tuple[str, OptionField]]] = {}
+    for cls in classes:
+        for f in option_fields(cls):
+            if f.spec.web or not web:
+                merged.setdefault(f.name, []).append((getattr(cls, "engine", ""), f))
+    return merged
+
+
 def build_options(cls: type[Options], values: dict[str, Any]) -> Options:
     """``cls(**values)``, with an unknown name reported as :class:`OptionError`."""
     known = {f.name for f in option_fields(cls)}

@@ -17,8 +17,13 @@ DEFAULT_ENGINE = "warp"
 
 
 def register(spec: EngineSpec) -> EngineSpec:
-    """Add ``spec`` to :data:`ENGINES` (replacing one of the same name) and return it."""
-    spec.options.engine = spec.name
+    """Add ``spec`` to :data:`ENGINES` (replacing one of the same name) and return it.
+
+    Raises:
+        ValueError: its options class names another engine (``engine`` class variable).
+    """
+    if spec.options.engine != spec.name:
+        raise ValueError(f"{spec.options.__name__}.engine is {spec.options.engine!r}, not {spec.name!r}")
     ENGINES[spec.name] = spec
     return spec
 

@@ -26,6 +26,8 @@ import cv2
 import numpy as np
 
 from talkface.face import landmarks as L
+from talkface.face.canonical import face_frame
+from talkface.face.landmarks import skin_colour
 
 STRIP = (48, 24)  # (columns across the mouth, rows from the upper to the lower outer lip)
 MIN_GAP_FRAMES = 10  # real mouths compared with each other are at least this far apart in time
@@ -44,11 +46,7 @@ def mouth_strip(rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         (bilinear), minus the skin colour.
     """
     lm = landmarks.astype(np.float64)
-    ex = lm[L.LEFT_EYE_OUTER] - lm[L.RIGHT_EYE_OUTER]
-    iod = max(float(np.hypot(*ex)), 1e-6)
-    ex /= iod
-    ey = np.array([-ex[1], ex[0]])
-    origin = (lm[L.MOUTH_RIGHT] + lm[L.MOUTH_LEFT]) / 2
+    origin, ex, ey, iod = face_frame(lm)
 
     def canonical(points: np.ndarray) -> np.ndarray:
         d = points - origin
@@ -69,10 +67,7 @@ def mouth_strip(rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     strip = cv2.remap(
         rgb, px.astype(np.float32), py.astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     ).astype(np.float32)
-    h, w = rgb.shape[:2]
-    skin_xy = np.clip(np.round(lm[L.SKIN_POINTS]).astype(int), 0, [w - 1, h - 1])
-    skin = rgb[skin_xy[:, 1], skin_xy[:, 0]].astype(np.float32).mean(0)
-    return strip - skin
+    return strip - skin_colour(rgb, landmarks)
 
 
 class StripSample:

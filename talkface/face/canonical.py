@@ -4,13 +4,15 @@ Every frame's 478 mediapipe landmarks are mapped by the similarity transform (sc
 translation; least squares, Umeyama 1991) that best puts its :data:`STABLE` points (eye corners,
 nose ridge, forehead, temples: points the mouth does not move) onto those of a template with an
 interocular distance of 1 and the eyes level. Metrics (LMD) and the motion model's training
-targets are measured there.
+targets are measured there. :func:`face_frame` is the lighter frame a renderer works in: origin
+at the mouth, axes along and across the eye line, the interocular distance as unit.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from talkface.face import landmarks as L
 from talkface.face.landmarks import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
 
 # Eye corners, nose ridge, forehead and temples: rigid with the skull.
@@ -59,3 +61,21 @@ def to_canonical(landmarks: np.ndarray, template: np.ndarray) -> np.ndarray:
         s, rot, t = similarity_transform(lm[STABLE].astype(np.float64), template[STABLE].astype(np.float64))
         out[i] = s * lm @ rot.T + t
     return out
+
+
+def face_frame(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Face coordinate frame from landmarks.
+
+    Args:
+        lm: ``(478, 2)`` float32 pixel landmarks.
+
+    Returns:
+        ``(origin, ex, ey, iod)``: mouth centre (pixels), unit vector along the eye line, unit vector
+        towards the chin, and the interocular distance in pixels.
+    """
+    ex = lm[L.LEFT_EYE_OUTER] - lm[L.RIGHT_EYE_OUTER]
+    iod = float(np.linalg.norm(ex))
+    ex = ex / iod
+    ey = np.array([-ex[1], ex[0]], np.float32)
+    origin = (lm[L.MOUTH_RIGHT] + lm[L.MOUTH_LEFT]) / 2
+    return origin, ex, ey, iod

@@ -120,3 +120,15 @@ def face_box(
     x0, y0 = lm.min(0)
     x1, y1 = lm.max(0)
     return max(0, int(x0) - left), max(0, int(y0) - top), min(w, int(x1) + right), min(h, int(y1) + bottom)
+
+
+def skin_colour(frame: np.ndarray, lm: np.ndarray) -> np.ndarray:
+    """The face's skin colour: the mean of ``frame`` (``(H, W, 3)`` uint8) at the pixels nearest the
+    :data:`SKIN_POINTS` of its ``(478, 2)`` pixel landmarks ``lm`` (clipped to the frame).
+
+    Returns:
+        ``(3,)`` float32, in ``frame``'s channel order.
+    """
+    h, w = frame.shape[:2]
+    xy = np.clip(np.round(lm[SKIN_POINTS]).astype(int), 0, [w - 1, h - 1])
+    return frame[xy[:, 1], xy[:, 0]].astype(np.float32).mean(0)

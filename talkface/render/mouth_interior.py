@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from talkface.face import landmarks as L
-from talkface.face.landmarks import SKIN_POINTS, mouth_aperture
+from talkface.face.landmarks import mouth_aperture, skin_colour
 
 TEETH_SAMPLE_APERTURE = 0.08  # source mouths at least this open (/IOD) show their teeth
 TEETH_SAMPLE_EVERY = 10  # open-mouth frames between teeth-colour samples
@@ -108,7 +108,7 @@ class MouthInterior:
         samples = np.sort(pixels(np.concatenate(mid_lip)), axis=0)  # per channel
         k = len(samples) // 2
         lip = (samples[k] + samples[(len(samples) - 1) // 2]) / 2  # the median (np.median: 4x the time)
-        skin = pixels(lm[SKIN_POINTS]).mean(0)
+        skin = skin_colour(frame, lm)
         cavity = lip * 0.2 + np.array([6, 1, 1], np.float32)
         teeth = self._teeth
         if teeth is None:  # a warm off-white as bright as real teeth are next to this face's skin

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from talkface.face import landmarks as L
+from talkface.face.canonical import face_frame
 from talkface.face.landmarks import SKIN_POINTS
 from talkface.face.paste import feathered_mask, paste_back
 from talkface.media.frame import Box, I420Frame
@@ -81,24 +82,6 @@ _INNER_LO_ROWS = np.array([_INDEX[L.LOWER_INNER[k]] for k in _MID])
 # Mesh rows of the inner and outer lip contours as closed polygons (upper lip, then lower lip back).
 _INNER_POLY_ROWS = np.array([_INDEX[p] for p in L.UPPER_INNER + L.LOWER_INNER[::-1]])
 _OUTER_POLY_ROWS = np.array([_INDEX[p] for p in L.UPPER_OUTER + L.LOWER_OUTER[::-1]])
-
-
-def face_frame(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Face coordinate frame from landmarks.
-
-    Args:
-        lm: ``(478, 2)`` float32 pixel landmarks.
-
-    Returns:
-        ``(origin, ex, ey, iod)``: mouth centre (pixels), unit vector along the eye line, unit vector
-        towards the chin, and the interocular distance in pixels.
-    """
-    ex = lm[L.LEFT_EYE_OUTER] - lm[L.RIGHT_EYE_OUTER]
-    iod = float(np.linalg.norm(ex))
-    ex = ex / iod
-    ey = np.array([-ex[1], ex[0]], np.float32)
-    origin = (lm[L.MOUTH_RIGHT] + lm[L.MOUTH_LEFT]) / 2
-    return origin, ex, ey, iod
 
 
 class WarpRenderer:

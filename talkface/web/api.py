@@ -27,7 +27,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from talkface.engines.registry import DEFAULT_ENGINE, ENGINES
-from talkface.options import OptionField, SyncOptions
+from talkface.options import OptionField, SyncOptions, options_by_name
 from talkface.web.config import ServeConfig
 from talkface.web.jobs import Job, JobManager
 from talkface.web.uploads import RequestError, available_engines, option_field_names, prepare_job, web_options
@@ -87,12 +87,9 @@ def _form_schema(config: ServeConfig) -> dict:
     }
     for f in web_options(SyncOptions):
         properties[f.name] = _option_schema(f, [])
-    owners: dict[str, tuple[OptionField, list[str]]] = {}
-    for name in offered:
-        for f in web_options(ENGINES[name].options):
-            owners.setdefault(f.name, (f, []))[1].append(name)
-    for f, engines in owners.values():
-        properties[f.name] = _option_schema(f, engines)
+    shared = options_by_name([ENGINES[name].options for name in offered], web=True)
+    for name, entries in shared.items():
+        properties[name] = _option_schema(entries[0][1], [engine for engine, _ in entries])
     schema = {"type": "object", "required": ["face"], "properties": properties}
     return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
 

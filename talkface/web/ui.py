@@ -15,10 +15,10 @@ import gradio as gr
 from talkface.demo import DEMO_TEXT, DEMO_TEXT_ZH, demo_face
 from talkface.engines.registry import DEFAULT_ENGINE, ENGINES
 from talkface.errors import TalkfaceError
-from talkface.options import OptionField, SyncOptions
+from talkface.options import OptionError, OptionField, SyncOptions, parse_text
 from talkface.web.config import ServeConfig
 from talkface.web.jobs import JobManager
-from talkface.web.uploads import RequestError, available_engines, parse_pads, prepare_job, web_options
+from talkface.web.uploads import RequestError, available_engines, prepare_job, web_options
 
 # Language codes offered in the menu (any espeak-ng voice may be typed in).
 LANGUAGES = ("en", "zh", "de", "fr", "es", "it", "pt", "ru", "ja", "ko", "hi", "ar")
@@ -111,9 +111,9 @@ def build_ui(manager: JobManager, config: ServeConfig, examples_dir: Path) -> gr
                         groups.append(group)
                     for f in web_options(SyncOptions):
                         widgets.append((None, f, option_widget(f, f.name)))
-                by_id = {(e, f.name): w for e, f, w in widgets}
-                pads = by_id.get(("warp", "pads"))  # the warp ring, drawn by the preview
-                resize = by_id[(None, "resize_factor")]
+                by_id = {(e, f.name): (f, w) for e, f, w in widgets}
+                pads_field, pads = by_id[("warp", "pads")]  # the warp ring, drawn by the preview
+                resize = by_id[(None, "resize_factor")][1]
                 render = gr.Button("Render", variant="primary", elem_id="render")
             with gr.Column():
                 result = gr.Video(label="Result", interactive=False, elem_id="result")
@@ -141,16 +141,16 @@ def build_ui(manager: JobManager, config: ServeConfig, examples_dir: Path) -> gr
             from talkface.preview import face_preview, resize_hint
 
             try:
-                pad = parse_pads(pads_text) if pads_text.strip() else (0, 0, 0, 0)
+                pad = parse_text(pads_field, pads_text) if pads_text.strip() else pads_field.default
                 image = face_preview(path, pads=pad, resize_factor=int(factor))
                 hint = resize_hint(image.shape[1], image.shape[0])
                 if hint:
                     gr.Warning(f"face: {hint} (Options)")
                 return image
+            except OptionError as exc:  # the pads typed
+                gr.Warning(exc.problem)
             except TalkfaceError as exc:
                 gr.Warning(f"face: {exc.problem}")
-            except RequestError as exc:
-                gr.Warning(exc.message)
             return None
 
         def not_rendered(message: str):

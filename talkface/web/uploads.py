@@ -20,7 +20,15 @@ from talkface.engines.registry import DEFAULT_ENGINE, ENGINES, engine_spec
 from talkface.errors import TalkfaceError
 from talkface.media.files import EMPTY
 from talkface.media.probe import NO_PICTURE_OR_SOUND, MediaInfo, probe_media
-from talkface.options import OptionError, OptionField, SyncOptions, build_options, option_fields, parse_text
+from talkface.options import (
+    OptionError,
+    OptionField,
+    SyncOptions,
+    build_options,
+    option_fields,
+    options_by_name,
+    parse_text,
+)
 from talkface.web.config import ServeConfig
 from talkface.web.jobs import Job, JobManager, QueueFull
 
@@ -33,10 +41,8 @@ def web_options(cls: type) -> list[OptionField]:
 
 
 def _engine_fields() -> list[str]:
-    names: list[str] = []
-    for spec in ENGINES.values():
-        names += [f.name for f in web_options(spec.options) if f.name not in names]
-    return names
+    """The names of the options clients may set of every registered engine."""
+    return list(options_by_name([spec.options for spec in ENGINES.values()], web=True))
 
 
 def option_field_names() -> tuple[str, ...]:
@@ -172,8 +178,8 @@ def parse_options(fields: dict[str, str], config: ServeConfig) -> dict[str, Any]
         if not engine_available(spec, config):
             raise RequestError(422, f"engine: {name} is not available (the server has no --checkpoint)")
         mine = {f.name: f for f in web_options(spec.options)}
-        values: dict[str, Any] = dict(config.engine_files)
-        values = {k: v for k, v in values.items() if k in {f.name for f in option_fields(spec.options)}}
+        known = {f.name for f in option_fields(spec.options)}
+        values: dict[str, Any] = {k: v for k, v in config.engine_files.items() if k in known}
         for other in _engine_fields():
             text = fields.get(other)
             if text and text.strip() and other not in mine:
@@ -189,21 +195,6 @@ def parse_options(fields: dict[str, str], config: ServeConfig) -> dict[str, Any]
             422, message if message.startswith(exc.option) else f"{exc.option}: {message}"
         ) from None
     return options
-
-
-def parse_pads(text: str) -> tuple[int, int, int, int]:
-    """``"top,bottom,left,right"`` (commas or spaces) pixels, as ``sync --pads``.
-
-    Raises:
-        RequestError: 422 unless 4 whole numbers within the pads' range.
-    """
-    from talkface.engines.warp import WarpOptions
-
-    field = next(f for f in option_fields(WarpOptions) if f.name == "pads")
-    try:
-        return parse_text(field, text)
-    except OptionError as exc:
-        raise RequestError(422, str(exc)) from None
 
 
 def prepare_job(
