@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -14,6 +15,7 @@ from talkface.media.audio import Speech
 from talkface.media.frame import I420Frame
 from talkface.motion import MOTION_SOURCES, motion_source
 from talkface.options import PAD_RANGE, EngineOptions, OptionError, option
+from talkface.render.mouth_bank import MAX_DISTANCE, MouthBank
 from talkface.render.warp import WarpRenderer
 
 # Target inner-lip aperture / IOD = mean + std x opening drive (z units over the speech frames).
@@ -26,6 +28,13 @@ TYPICAL_APERTURE = (0.07, 0.05)
 MAX_APERTURE = 0.32
 WIDTH_GAIN = 0.05  # relative mouth-width change per unit of width drive
 REST_WIDTH_RATE = 0.02  # per frame: running estimate of the face's own mouth width
+# Where the lips part: a real mouth of the input video's bank where it has the shape (auto), always
+# the nearest bank entry (bank), or the synthesized interior (painted, the engine's old behaviour).
+MOUTHS = ("auto", "bank", "painted")
+# The bank sees this far ahead of the frame being rendered (frames are held back): at most
+# BANK_AHEAD_SECONDS of video and BANK_AHEAD_BYTES of decoded frames (31 frames at 1080p).
+BANK_AHEAD_SECONDS = 2.0
+BANK_AHEAD_BYTES = 96 << 20
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,14 @@ class WarpOptions(EngineOptions):
         "weights for --motion learned (a motion.npz from `talkface train motion`; default: the shipped "
         "talkface/weights/motion.npz)",
         web=False,
+    )
+    mouth: str = option(
+        "auto",
+        "what fills the mouth where the lips part: auto = real mouths of the input video (a bank indexed "
+        "by lip shape) where it has the shape, else painted; bank = always the nearest real mouth; "
+        "painted = the synthesized teeth and cavity",
+        choices=MOUTHS,
+        label="Mouth interior",
     )
     pads: tuple[int, int, int, int] = option(
         (0, 0, 0, 0),
@@ -74,9 +91,14 @@ class WarpEngine:
 
     def __init__(self, options: WarpOptions | None = None) -> None:
         options = options or WarpOptions()
-        self.renderer = WarpRenderer(pads=options.pads)
+        self.bank = MouthBank() if options.mouth != "painted" else None
+        distance = MAX_DISTANCE if options.mouth == "auto" else float("inf")
+        self.renderer = WarpRenderer(pads=options.pads, bank=self.bank, bank_distance=distance)
         self.rest_width: float | None = None
         self.source = motion_source(options.motion, options.motion_model)
+        # Frames waiting for the bank to see ahead: (index, frame, landmarks).
+        self.pending: deque[tuple[int, I420Frame | np.ndarray, np.ndarray | None]] = deque()
+        self.ahead = 0
 
     def prepare(self, speech: Speech, n_frames: int, fps: float) -> None:
         """Target aperture, width and rounding per output frame.
@@ -88,12 +110,41 @@ class WarpEngine:
         mean_ap, std_ap = TYPICAL_APERTURE
         self.aperture = np.clip(mean_ap + std_ap * self.drive.opening, 0.0, MAX_APERTURE)
         self.width_gain = 1 + WIDTH_GAIN * np.clip(self.drive.width, -2.5, 2.5)
+        self.ahead = int(BANK_AHEAD_SECONDS * fps) if self.bank is not None else 0
 
     def submit(
         self, index: int, frame: I420Frame | np.ndarray, landmarks: np.ndarray | None
     ) -> list[Rendered]:
+        if self.bank is None:
+            return [self._render(index, frame, landmarks)]
+        if landmarks is not None:
+            self._capture(index, frame, landmarks)
+        self.pending.append((index, frame, landmarks))
+        height, width = frame.shape[:2]
+        limit = min(self.ahead, BANK_AHEAD_BYTES // max(height * width * 3 // 2, 1))
+        done = []
+        while len(self.pending) > limit:
+            done.append(self._render(*self.pending.popleft()))
+        return done
+
+    def _capture(self, index: int, frame: I420Frame | np.ndarray, landmarks: np.ndarray) -> None:
+        """Give the bank this frame's mouth (before the frame is rendered over)."""
+        if not self.bank.capturable(landmarks):
+            return
+        box = self.bank.region_box(landmarks)
+        if isinstance(frame, I420Frame):
+            rgb, (x0, y0, _, _) = frame.rgb(box)
+        else:
+            h, w = frame.shape[:2]
+            x0, y0 = max(box[0], 0), max(box[1], 0)
+            rgb = frame[y0 : min(box[3], h), x0 : min(box[2], w)]
+        if rgb.size:
+            self.bank.capture(rgb, landmarks - np.array([x0, y0], np.float32), index)
+
+    def _render(self, index: int, frame: I420Frame | np.ndarray, landmarks: np.ndarray | None) -> Rendered:
+        """Render output frame ``index`` (in place) and hand it back."""
         if landmarks is None:
-            return [(frame, False)]
+            return (frame, False)
         width = float(mouth_width(landmarks))
         if self.rest_width is None:
             self.rest_width = width
@@ -104,13 +155,15 @@ class WarpEngine:
             float(self.drive.rounding[index]),
         )
         if isinstance(frame, I420Frame):
-            self.renderer.render_i420(frame, landmarks, *shape)
+            self.renderer.render_i420(frame, landmarks, *shape, index=index)
         else:
-            self.renderer.render(frame, landmarks, *shape, inplace=True, want_mask=False)
-        return [(frame, True)]
+            self.renderer.render(frame, landmarks, *shape, inplace=True, want_mask=False, index=index)
+        return (frame, True)
 
     def flush(self) -> list[Rendered]:
-        return []
+        done = [self._render(*item) for item in self.pending]
+        self.pending.clear()
+        return done
 
 
 SPEC = EngineSpec(

@@ -15,6 +15,7 @@ from talkface.face import landmarks as L
 from talkface.face.landmarks import mouth_aperture, skin_colour
 
 TEETH_SAMPLE_APERTURE = 0.08  # source mouths at least this open (/IOD) show their teeth
+SEAM_APERTURE = 0.04  # IOD: below this target aperture the closed-mouth seam is drawn
 TEETH_SAMPLE_EVERY = 10  # open-mouth frames between teeth-colour samples
 # Synthesized teeth before any real ones were seen. In 16 shared clips the brightest fifth of an
 # open mouth's interior has a median luma of 0.97x the skin's (0.64-1.49), and is warm.
@@ -88,7 +89,6 @@ class MouthInterior:
         Only the polygon's bounding box is touched. Colours come from the frame itself: the cavity is
         the lip colour darkened, the teeth a warm off-white as bright as the skin.
         """
-        h, w = frame.shape[:2]
         margin = interior_margin(iod)
         bx0, by0 = np.maximum(np.floor(inner.min(0)).astype(int) - margin, 0)
         bx1, by1 = np.minimum(np.ceil(inner.max(0)).astype(int) + margin, patch.shape[1::-1])
@@ -98,16 +98,7 @@ class MouthInterior:
         inner = inner - np.array([bx0, by0], np.float32)
         sh = sub.shape[:2]
 
-        def pixels(points: np.ndarray) -> np.ndarray:
-            """``(k, 3)`` float32 frame colours at ``(k, 2)`` pixel positions (rounded, clipped)."""
-            xy = np.clip(np.round(points).astype(int), 0, [w - 1, h - 1])
-            return frame[xy[:, 1], xy[:, 0]].astype(np.float32)
-
-        # The red of the lips: midway between their inner and outer contours, away from the corners.
-        mid_lip = (lm[_UP_OUT] + lm[_UP_IN_OF_OUT]) / 2, (lm[_LO_OUT] + lm[_LO_IN_OF_OUT]) / 2
-        samples = np.sort(pixels(np.concatenate(mid_lip)), axis=0)  # per channel
-        k = len(samples) // 2
-        lip = (samples[k] + samples[(len(samples) - 1) // 2]) / 2  # the median (np.median: 4x the time)
+        lip = lip_colour(frame, lm)
         skin = skin_colour(frame, lm)
         cavity = lip * 0.2 + np.array([6, 1, 1], np.float32)
         teeth = self._teeth
@@ -165,24 +156,87 @@ class MouthInterior:
         sub *= (1 - m)[..., None]
         sub += base * w_base[..., None]
         sub += w_teeth[..., None] * teeth
-        # Where the lips (nearly) meet, a soft dark seam: the shadow line of a closed mouth, which also
-        # hides source pixels (teeth) that the inner-lip landmarks did not quite enclose.
-        closed = float(np.clip(1 - aperture / 0.04, 0, 1))
-        if closed > 0:
-            mid = (upper + lower) / 2
-            # Extend past the corners, where a smile's dark corridor lies outside the landmarks.
-            reach = 0.04 * iod
-            head = mid[0] + reach * (mid[0] - mid[1]) / (np.linalg.norm(mid[0] - mid[1]) + 1e-6)
-            tail = mid[-1] + reach * (mid[-1] - mid[-2]) / (np.linalg.norm(mid[-1] - mid[-2]) + 1e-6)
-            mid = np.round(np.concatenate([head[None], mid, tail[None]]) * 16).astype(np.int32)
-            ends = np.clip(1 - (np.abs(x_rel) / 1.2) ** 8, 0, 1) * closed
-
-            def band(thickness: float, blur: float) -> np.ndarray:
-                m = np.zeros(sh, np.uint8)
-                t = max(1, int(round(thickness)))
-                cv2.polylines(m, [mid], False, 255, thickness=t, lineType=cv2.LINE_AA, shift=4)
-                return cv2.GaussianBlur(m.astype(np.float32) / 255.0, (0, 0), sigmaX=max(0.5, blur)) * ends
-
-            sub += (lip - sub) * band(0.03 * iod, 0.008 * iod)[..., None]  # lip colour over stray pixels
-            sub += (lip * 0.45 - sub) * (0.85 * band(0.012 * iod, 0.006 * iod))[..., None]  # the seam line
+        _seam(sub, upper, lower, lip, x_rel, iod, aperture)
         patch[by0:by1, bx0:bx1] = np.clip(sub + 0.5, 0, 255).astype(np.uint8)
+
+
+def lip_colour(frame: np.ndarray, lm: np.ndarray) -> np.ndarray:
+    """The red of the lips: the per-channel median of ``frame`` (``(H, W, 3)`` uint8) midway between
+    the inner and outer lip contours of its ``(478, 2)`` pixel landmarks, away from the corners.
+
+    Returns:
+        ``(3,)`` float32 RGB.
+    """
+    h, w = frame.shape[:2]
+    mid_lip = np.concatenate([(lm[_UP_OUT] + lm[_UP_IN_OF_OUT]) / 2, (lm[_LO_OUT] + lm[_LO_IN_OF_OUT]) / 2])
+    xy = np.clip(np.round(mid_lip).astype(int), 0, [w - 1, h - 1])
+    samples = np.sort(frame[xy[:, 1], xy[:, 0]].astype(np.float32), axis=0)  # per channel
+    k = len(samples) // 2
+    return (samples[k] + samples[(len(samples) - 1) // 2]) / 2  # the median (np.median: 4x the time)
+
+
+def paint_seam(
+    patch: np.ndarray,
+    frame: np.ndarray,
+    lm: np.ndarray,
+    inner: np.ndarray,
+    iod: float,
+    aperture: float,
+    closed_below: float = SEAM_APERTURE,
+) -> None:
+    """Only the closed-mouth seam of :meth:`MouthInterior.paint` (in place; arguments as there):
+    for a real mouth put onto lips that (nearly) meet, whose own seam the warp squeezed away.
+    The seam fades in as ``aperture`` falls below ``closed_below`` (IOD)."""
+    if aperture >= closed_below:
+        return
+    margin = interior_margin(iod)
+    bx0, by0 = np.maximum(np.floor(inner.min(0)).astype(int) - margin, 0)
+    bx1, by1 = np.minimum(np.ceil(inner.max(0)).astype(int) + margin, patch.shape[1::-1])
+    if bx1 - bx0 < 2 or by1 - by0 < 2:
+        return
+    sub = patch[by0:by1, bx0:bx1].astype(np.float32)
+    inner = inner - np.array([bx0, by0], np.float32)
+    n = len(L.UPPER_INNER)
+    mid_x = float(inner[[0, n - 1], 0].mean())
+    half_w = max(float(np.ptp(inner[:, 0])) / 2, 1.0)
+    x_rel = (np.arange(sub.shape[1], dtype=np.float32)[None, :] - mid_x) / half_w
+    _seam(sub, inner[:n], inner[n:][::-1], lip_colour(frame, lm), x_rel, iod, aperture, closed_below)
+    patch[by0:by1, bx0:bx1] = np.clip(sub + 0.5, 0, 255).astype(np.uint8)
+
+
+def _seam(
+    sub: np.ndarray,
+    upper: np.ndarray,
+    lower: np.ndarray,
+    lip: np.ndarray,
+    x_rel: np.ndarray,
+    iod: float,
+    aperture: float,
+    closed_below: float = SEAM_APERTURE,
+) -> None:
+    """Draw the closed-mouth seam into the float32 ``(h, w, 3)`` region ``sub`` in place.
+
+    ``upper``, ``lower``: ``(11, 2)`` inner-lip contours in ``sub``'s pixels (corner to corner);
+    ``lip``: the lip colour; ``x_rel``: ``(1, w)`` position across the mouth (-1 .. 1).
+    """
+    sh = sub.shape[:2]
+    # Where the lips (nearly) meet, a soft dark seam: the shadow line of a closed mouth, which also
+    # hides source pixels (teeth) that the inner-lip landmarks did not quite enclose.
+    closed = float(np.clip(1 - aperture / closed_below, 0, 1))
+    if closed > 0:
+        mid = (upper + lower) / 2
+        # Extend past the corners, where a smile's dark corridor lies outside the landmarks.
+        reach = 0.04 * iod
+        head = mid[0] + reach * (mid[0] - mid[1]) / (np.linalg.norm(mid[0] - mid[1]) + 1e-6)
+        tail = mid[-1] + reach * (mid[-1] - mid[-2]) / (np.linalg.norm(mid[-1] - mid[-2]) + 1e-6)
+        mid = np.round(np.concatenate([head[None], mid, tail[None]]) * 16).astype(np.int32)
+        ends = np.clip(1 - (np.abs(x_rel) / 1.2) ** 8, 0, 1) * closed
+
+        def band(thickness: float, blur: float) -> np.ndarray:
+            m = np.zeros(sh, np.uint8)
+            t = max(1, int(round(thickness)))
+            cv2.polylines(m, [mid], False, 255, thickness=t, lineType=cv2.LINE_AA, shift=4)
+            return cv2.GaussianBlur(m.astype(np.float32) / 255.0, (0, 0), sigmaX=max(0.5, blur)) * ends
+
+        sub += (lip - sub) * band(0.03 * iod, 0.008 * iod)[..., None]  # lip colour over stray pixels
+        sub += (lip * 0.45 - sub) * (0.85 * band(0.012 * iod, 0.006 * iod))[..., None]  # the seam line

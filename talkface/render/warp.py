@@ -23,7 +23,8 @@ from talkface.face.canonical import face_frame
 from talkface.face.landmarks import SKIN_POINTS
 from talkface.face.paste import feathered_mask, paste_back
 from talkface.media.frame import Box, I420Frame
-from talkface.render.mouth_interior import MouthInterior, interior_margin
+from talkface.render.mouth_bank import BANK_SEAM_APERTURE, MouthBank, mesh_points, shape_descriptor, to_face
+from talkface.render.mouth_interior import MouthInterior, interior_margin, paint_seam
 
 
 def delaunay(points: np.ndarray) -> np.ndarray:
@@ -92,16 +93,27 @@ class WarpRenderer:
         pads: ``(top, bottom, left, right)`` pixels by which the fixed outer ring is pushed out
             (Wav2Lip's ``--pads``: a larger bottom pad lets the chin move further before the
             neck is stretched).
+        bank: real mouths of this face (:class:`~talkface.render.mouth_bank.MouthBank`) to put
+            where the lips part, instead of the painted :class:`MouthInterior`; ``None``: always paint.
+        bank_distance: the largest shape distance (IOD) at which a bank entry is taken (``inf``:
+            always the nearest entry); beyond it the interior is painted.
 
     Use :meth:`render` per frame. The mesh connectivity is fixed on the first face seen (so it does
     not flip from frame to frame).
     """
 
     def __init__(
-        self, config: WarpConfig | None = None, pads: tuple[int, int, int, int] = (0, 0, 0, 0)
+        self,
+        config: WarpConfig | None = None,
+        pads: tuple[int, int, int, int] = (0, 0, 0, 0),
+        bank: MouthBank | None = None,
+        bank_distance: float = float("inf"),
     ) -> None:
         self.config = config or WarpConfig()
         self.pads = pads
+        self.bank = bank
+        self.bank_distance = bank_distance
+        self.choices: dict[str, int] = {"bank": 0, "own": 0, "painted": 0}  # mouths rendered, by source
         self._triangles: np.ndarray | None = None
         self.interior = MouthInterior(self.config.upper_teeth, self.config.lower_teeth)
 
@@ -199,6 +211,7 @@ class WarpRenderer:
         rounding: float = 0.0,
         inplace: bool = False,
         want_mask: bool = True,
+        index: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Render one frame.
 
@@ -210,13 +223,14 @@ class WarpRenderer:
             rounding: lip rounding in [0, 1] (see :meth:`target_points`).
             inplace: draw into ``frame`` instead of a copy (saves a frame copy).
             want_mask: also return the mask (a full-frame array; skip it when not needed).
+            index: the output frame's index, for the bank's temporal coherence (``None``: no bank).
 
         Returns:
             ``(out, mask)``: the ``(H, W, 3)`` uint8 frame and the ``(H, W)`` bool mask of pixels
             that may differ from ``frame`` (everything else is bit-identical), or ``None``.
         """
         out = frame if inplace else frame.copy()
-        drawn = self._render(out, lm, aperture, width, rounding)
+        drawn = self._render(out, lm, aperture, width, rounding, index)
         mask = np.zeros(frame.shape[:2], bool) if want_mask else None
         if drawn is not None:
             x0, y0, patch, alpha = drawn
@@ -226,7 +240,13 @@ class WarpRenderer:
         return out, mask
 
     def _render(
-        self, frame: np.ndarray, lm: np.ndarray, aperture: float, width: float, rounding: float
+        self,
+        frame: np.ndarray,
+        lm: np.ndarray,
+        aperture: float,
+        width: float,
+        rounding: float,
+        index: int | None = None,
     ) -> tuple[int, int, np.ndarray, np.ndarray] | None:
         """The rendered patch of ``frame`` for the target shape (arguments as :meth:`render`).
 
@@ -313,12 +333,44 @@ class WarpRenderer:
         map_y += np.arange(y0, y1, dtype=np.float32)[:, None]
         warped = cv2.remap(frame, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
-        self.interior.learn_teeth_colour(frame, lm)
-        self.interior.paint(warped, frame, lm, inner, ey, iod, aperture)
+        self._fill_mouth(warped, frame, lm, dst, off, inner, ey, iod, aperture, index)
 
         hull = cv2.convexHull(src - off)
         alpha = feathered_mask(hull.reshape(-1, 2), (ph, pw), self.config.feather * iod)
         return x0, y0, warped, alpha
+
+    def _fill_mouth(
+        self,
+        warped: np.ndarray,
+        frame: np.ndarray,
+        lm: np.ndarray,
+        dst: np.ndarray,
+        off: np.ndarray,
+        inner: np.ndarray,
+        ey: np.ndarray,
+        iod: float,
+        aperture: float,
+        index: int | None,
+    ) -> None:
+        """Where the lips part: a real mouth from the bank, the frame's own (warped) mouth when it
+        already has the target shape, or the painted interior."""
+        self.interior.learn_teeth_colour(frame, lm)
+        if self.bank is not None and index is not None:
+            dst_lm = lm.copy()
+            dst_lm[_HANDLES] = dst[: len(_HANDLES)]
+            target = shape_descriptor(mesh_points(to_face(dst_lm, lm), 1.0))
+            own = shape_descriptor(mesh_points(to_face(lm, lm), 1.0))
+            choice = self.bank.choose(target, index, own, self.bank_distance)
+            if choice == "own":
+                self.choices["own"] += 1
+                return
+            if choice is not None:
+                self.bank.paste(choice, warped, dst_lm - off, iod)
+                paint_seam(warped, frame, lm, inner, iod, aperture, BANK_SEAM_APERTURE)
+                self.choices["bank"] += 1
+                return
+        self.choices["painted"] += 1
+        self.interior.paint(warped, frame, lm, inner, ey, iod, aperture)
 
     def footprint(self, lm: np.ndarray) -> Box:
         """``(x0, y0, x1, y1)`` pixel box holding every pixel :meth:`render` reads or writes for
@@ -331,7 +383,13 @@ class WarpRenderer:
         return int(x0), int(y0), int(x1), int(y1)
 
     def render_i420(
-        self, frame: I420Frame, lm: np.ndarray, aperture: float, width: float, rounding: float = 0.0
+        self,
+        frame: I420Frame,
+        lm: np.ndarray,
+        aperture: float,
+        width: float,
+        rounding: float = 0.0,
+        index: int | None = None,
     ) -> None:
         """:meth:`render` on an I420 frame, in place, converting only :meth:`footprint` to RGB.
 
@@ -342,7 +400,7 @@ class WarpRenderer:
         rgb, (bx0, by0, _, _) = frame.rgb(self.footprint(lm))
         if rgb.size == 0:
             return
-        drawn = self._render(rgb, lm - np.array([bx0, by0], np.float32), aperture, width, rounding)
+        drawn = self._render(rgb, lm - np.array([bx0, by0], np.float32), aperture, width, rounding, index)
         if drawn is not None:
             x0, y0, patch, alpha = drawn  # in the footprint's pixels
             frame.blend_rgb(bx0 + x0, by0 + y0, patch, alpha)
