@@ -109,8 +109,9 @@ def test_paste_of_a_frames_own_mouth_reproduces_it_and_stays_in_the_ring(clip) -
     assert np.abs(lips).mean() < 4.0, "the same mouth resampled through the bank"
 
 
-def test_engine_uses_the_bank_on_video_and_paints_without_open_mouths(clip) -> None:
-    """Video mode takes real mouths; a face whose mouth never opens falls back to painting."""
+def test_engine_uses_the_bank_on_video_and_falls_back_without_open_mouths(clip) -> None:
+    """Video mode takes real mouths; where the mouth never opens, the learned renderer fills it
+    (and with ``--mouth bank`` the nearest, closed, entry is forced)."""
     speech = Speech(np.zeros(2 * SAMPLE_RATE, np.float32))
     n = 50
 
@@ -129,8 +130,10 @@ def test_engine_uses_the_bank_on_video_and_paints_without_open_mouths(clip) -> N
             return (I420Frame.from_rgb(f) for f in self.frames_)
 
     closed = min(clip, key=lambda item: mouth_aperture(item[1]))[0]
-    for frames, expect_bank in (([rgb for rgb, _ in clip[:n]], True), ([closed] * n, False)):
-        engine = WarpEngine(WarpOptions(motion="heuristic"))
+    talking = [rgb for rgb, _ in clip[:n]]
+    cases = [(talking, "auto", "bank"), ([closed] * n, "auto", "learned"), ([closed] * n, "bank", "bank")]
+    for frames, mouth, expected in cases:
+        engine = WarpEngine(WarpOptions(motion="heuristic", mouth=mouth))
 
         def build(engine=engine):
             return engine
@@ -140,10 +143,9 @@ def test_engine_uses_the_bank_on_video_and_paints_without_open_mouths(clip) -> N
         list(rendered_frames(Frames(frames), speech, build))
         choices = engine.renderer.choices
         assert sum(choices.values()) == n
-        if expect_bank:
-            assert choices["bank"] > n // 2
-        else:
-            assert choices["bank"] == 0 and choices["painted"] > n // 2
+        assert choices[expected] > n // 2, (mouth, choices)
+        if expected == "learned":
+            assert choices["bank"] == 0
 
 
 def _open_drive(n: int):
@@ -152,3 +154,11 @@ def _open_drive(n: int):
     opening = np.full(n, 2.0, np.float32)
     zero = np.zeros(n, np.float32)
     return MouthMotion(opening=opening, width=zero, rounding=zero, speech=np.ones(n, bool))
+
+
+def test_an_empty_bank_has_nothing_to_give(clip) -> None:
+    bank = MouthBank()
+    _, lm = clip[0]
+    assert bank.choose(descriptor(lm), index=0, own=None) is None
+    assert bank.choose(descriptor(lm), index=1, own=descriptor(lm)) == "own"
+    assert len(bank.distances(descriptor(lm))) == 0

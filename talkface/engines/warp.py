@@ -16,6 +16,7 @@ from talkface.media.frame import I420Frame
 from talkface.motion import MOTION_SOURCES, motion_source
 from talkface.options import PAD_RANGE, EngineOptions, OptionError, option
 from talkface.render.mouth_bank import MAX_DISTANCE, MouthBank
+from talkface.render.mouth_learned import MOUTH_RENDERER, LearnedMouth
 from talkface.render.warp import WarpRenderer
 
 # Target inner-lip aperture / IOD = mean + std x opening drive (z units over the speech frames).
@@ -28,9 +29,10 @@ TYPICAL_APERTURE = (0.07, 0.05)
 MAX_APERTURE = 0.32
 WIDTH_GAIN = 0.05  # relative mouth-width change per unit of width drive
 REST_WIDTH_RATE = 0.02  # per frame: running estimate of the face's own mouth width
-# Where the lips part: a real mouth of the input video's bank where it has the shape (auto), always
-# the nearest bank entry (bank), or the synthesized interior (painted, the engine's old behaviour).
-MOUTHS = ("auto", "bank", "painted")
+# Where the lips part: a real mouth of the input video's bank where it has the shape, else the
+# learned renderer's (auto); always the nearest bank entry (bank); always the learned renderer
+# (learned); or the synthesized interior (painted, the engine's behaviour before the bank).
+MOUTHS = ("auto", "bank", "learned", "painted")
 # The bank sees this far ahead of the frame being rendered (frames are held back): at most
 # BANK_AHEAD_SECONDS of video and BANK_AHEAD_BYTES of decoded frames (31 frames at 1080p).
 BANK_AHEAD_SECONDS = 2.0
@@ -60,10 +62,16 @@ class WarpOptions(EngineOptions):
     mouth: str = option(
         "auto",
         "what fills the mouth where the lips part: auto = real mouths of the input video (a bank indexed "
-        "by lip shape) where it has the shape, else painted; bank = always the nearest real mouth; "
-        "painted = the synthesized teeth and cavity",
+        "by lip shape) where it has the shape, else the learned mouth renderer; bank = always the nearest "
+        "real mouth; learned = always the learned renderer; painted = the synthesized teeth and cavity",
         choices=MOUTHS,
         label="Mouth interior",
+    )
+    mouth_model: Path | None = option(
+        None,
+        "weights of the learned mouth renderer (a mouth_renderer.pt from `talkface train mouth`; default: "
+        "the shipped talkface/weights/mouth_renderer.pt)",
+        web=False,
     )
     pads: tuple[int, int, int, int] = option(
         (0, 0, 0, 0),
@@ -74,6 +82,8 @@ class WarpOptions(EngineOptions):
     )
 
     def check(self) -> None:
+        if self.mouth_model is not None and self.mouth not in ("auto", "learned"):
+            raise OptionError("mouth_model", f"mouth_model is for mouth auto or learned, not {self.mouth}")
         if self.motion_model is not None and self.motion != "learned":
             raise OptionError("motion_model", f"motion_model is for motion learned, not {self.motion}")
 
@@ -91,9 +101,16 @@ class WarpEngine:
 
     def __init__(self, options: WarpOptions | None = None) -> None:
         options = options or WarpOptions()
-        self.bank = MouthBank() if options.mouth != "painted" else None
+        self.bank = MouthBank() if options.mouth in ("auto", "bank") else None
+        self.learned = None
+        if options.mouth == "learned" or (
+            options.mouth == "auto" and (options.mouth_model or MOUTH_RENDERER.is_file())
+        ):
+            self.learned = LearnedMouth(options.mouth_model, eager=options.mouth_model is not None)
         distance = MAX_DISTANCE if options.mouth == "auto" else float("inf")
-        self.renderer = WarpRenderer(pads=options.pads, bank=self.bank, bank_distance=distance)
+        self.renderer = WarpRenderer(
+            pads=options.pads, bank=self.bank, bank_distance=distance, learned=self.learned
+        )
         self.rest_width: float | None = None
         self.source = motion_source(options.motion, options.motion_model)
         # Frames waiting for the bank to see ahead: (index, frame, landmarks).
@@ -110,12 +127,12 @@ class WarpEngine:
         mean_ap, std_ap = TYPICAL_APERTURE
         self.aperture = np.clip(mean_ap + std_ap * self.drive.opening, 0.0, MAX_APERTURE)
         self.width_gain = 1 + WIDTH_GAIN * np.clip(self.drive.width, -2.5, 2.5)
-        self.ahead = int(BANK_AHEAD_SECONDS * fps) if self.bank is not None else 0
+        self.ahead = int(BANK_AHEAD_SECONDS * fps) if self.bank or self.learned else 0
 
     def submit(
         self, index: int, frame: I420Frame | np.ndarray, landmarks: np.ndarray | None
     ) -> list[Rendered]:
-        if self.bank is None:
+        if self.bank is None and self.learned is None:
             return [self._render(index, frame, landmarks)]
         if landmarks is not None:
             self._capture(index, frame, landmarks)
@@ -128,18 +145,25 @@ class WarpEngine:
         return done
 
     def _capture(self, index: int, frame: I420Frame | np.ndarray, landmarks: np.ndarray) -> None:
-        """Give the bank this frame's mouth (before the frame is rendered over)."""
-        if not self.bank.capturable(landmarks):
+        """Give the bank (and the learned renderer's reference) this frame's mouth, before the frame
+        is rendered over."""
+        capture = self.bank is not None and self.bank.capturable(landmarks)
+        if not capture and self.learned is None:
             return
-        box = self.bank.region_box(landmarks)
+        box = MouthBank.region_box(landmarks)
         if isinstance(frame, I420Frame):
             rgb, (x0, y0, _, _) = frame.rgb(box)
         else:
             h, w = frame.shape[:2]
             x0, y0 = max(box[0], 0), max(box[1], 0)
             rgb = frame[y0 : min(box[3], h), x0 : min(box[2], w)]
-        if rgb.size:
-            self.bank.capture(rgb, landmarks - np.array([x0, y0], np.float32), index)
+        if rgb.size == 0:
+            return
+        lm = landmarks - np.array([x0, y0], np.float32)
+        if capture:
+            self.bank.capture(rgb, lm, index)
+        if self.learned is not None:
+            self.learned.observe(rgb, lm)
 
     def _render(self, index: int, frame: I420Frame | np.ndarray, landmarks: np.ndarray | None) -> Rendered:
         """Render output frame ``index`` (in place) and hand it back."""

@@ -13,7 +13,9 @@ target ones (a :func:`shape_descriptor` distance) with temporal coherence: an en
 the previous frame's choice (the same entry, or the source frame after it) is preferred over a
 switch by :data:`SWITCH_COST`, so the choice does not flicker between near-equal entries (the
 transition cost of Video Rewrite, Bregler et al. 1997; Schoedl et al.'s video textures, 2000).
-:meth:`MouthBank.paste` then warps the entry's lips, interior and a ring of skin around them onto
+Beyond :data:`MAX_DISTANCE` the bank gives nothing (the engine falls back to the learned
+renderer), and once it has, an entry must come within :data:`REENTRY` of that distance to take
+over again. :meth:`MouthBank.paste` then warps the entry's lips, interior and a ring of skin around them onto
 the target contours (a piecewise-affine mesh of the lip bands, the interior and the ring), matches
 its colour to the frame's skin around the mouth, and blends it in through a feathered mask that
 ends inside the ring.
@@ -32,8 +34,9 @@ from talkface.face.paste import feathered_mask
 
 BANK_PX_PER_IOD = 128  # resolution of the stored mouths (a 1080p face has an IOD of ~250 px)
 # Stored region in the face frame, IOD units about the mouth centre (v towards the chin):
-# (u0, v0, u1, v1). It holds the lips of a wide-open mouth and the ring of skin around them.
-BANK_REGION = (-0.75, -0.45, 0.75, 0.70)
+# (u0, v0, u1, v1). It holds the lips of a wide-open mouth and the ring of skin around them (and
+# the learned mouth renderer's region: the engine reads one box of the frame for both).
+BANK_REGION = (-0.75, -0.45, 0.75, 0.725)
 BANK_SIZE = (
     int(round((BANK_REGION[2] - BANK_REGION[0]) * BANK_PX_PER_IOD)),
     int(round((BANK_REGION[3] - BANK_REGION[1]) * BANK_PX_PER_IOD)),
@@ -50,6 +53,7 @@ BLEND_EDGE = 0.07  # IOD beyond the outer lips where the blend mask reaches 0 (i
 BLEND_FEATHER = 0.05  # IOD: soft edge of the blend mask
 SWITCH_COST = 0.012  # shape-distance units (IOD, RMS) a switch to a non-continuing entry costs
 MAX_DISTANCE = 0.035  # IOD (RMS): beyond it the bank does not have the target shape
+REENTRY = 0.8  # x MAX_DISTANCE: after a frame the bank could not give, the next one needs this close
 MAX_GAIN = 1.25  # colour match: per-channel gain limits (and 1 / MAX_GAIN)
 # IOD: a real mouth put onto lips closer than this gets the painted closed-mouth seam, fading in
 # (the warp squeezes its own seam into a sliver).
@@ -110,9 +114,12 @@ def to_face(points: np.ndarray, lm: np.ndarray) -> np.ndarray:
     return (np.stack([d @ ex, d @ ey], 1) / iod).astype(np.float32)
 
 
+DESCRIPTOR_SIZE = 4 * _N * 2 + 2 * (_N - 2)  # contour coordinates, then the inner gaps twice
+
+
 def shape_descriptor(lips: np.ndarray) -> np.ndarray:
-    """What the bank matches on: ``(66,)`` float32 from the ``(66, 2)`` :func:`mesh_points` of a mouth
-    in face-frame IOD units (only the lip rows are used).
+    """What the bank matches on: ``(DESCRIPTOR_SIZE,)`` float32 from the ``(66, 2)``
+    :func:`mesh_points` of a mouth in face-frame IOD units (only the lip rows are used).
 
     The 44 contour points relative to the inner lips' centre, plus the inner-lip gap at the 9
     points between the corners counted twice more: two mouths' RMS descriptor difference is their
@@ -239,7 +246,7 @@ class MouthBank:
             self._descriptors = (
                 np.stack([e.descriptor for e in self._entries])
                 if self._entries
-                else np.zeros((0, 66), np.float32)
+                else np.zeros((0, DESCRIPTOR_SIZE), np.float32)
             )
         return self._entries
 
@@ -281,7 +288,10 @@ class MouthBank:
                 switch[np.abs(sources - (prev_source + 1)) <= 1] = 0.0
         total = dist + switch
         best = int(np.argmin(total)) if len(total) else -1
-        if best < 0 or dist[best] > max_distance:
+        limit = max_distance
+        if previous is not None and previous[0] == index - 1 and previous[1] is None:
+            limit *= REENTRY  # hysteresis: no flicker between the bank and the fallback
+        if best < 0 or dist[best] > limit:
             self._previous = (index, None)
             return None
         if best == len(entries):

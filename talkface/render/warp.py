@@ -20,11 +20,12 @@ import numpy as np
 
 from talkface.face import landmarks as L
 from talkface.face.canonical import face_frame
-from talkface.face.landmarks import SKIN_POINTS
+from talkface.face.landmarks import SKIN_POINTS, mouth_aperture
 from talkface.face.paste import feathered_mask, paste_back
 from talkface.media.frame import Box, I420Frame
 from talkface.render.mouth_bank import BANK_SEAM_APERTURE, MouthBank, mesh_points, shape_descriptor, to_face
 from talkface.render.mouth_interior import MouthInterior, interior_margin, paint_seam
+from talkface.render.mouth_learned import LearnedMouth
 
 
 def delaunay(points: np.ndarray) -> np.ndarray:
@@ -63,6 +64,11 @@ class WarpConfig:
     smooth: float = 0.06  # blur of the displacement field outside the lips (no creases)
 
 
+# Learned-renderer fallback: a target at most CLOSING_MARGIN (IOD) less open than the frame's own
+# mouth is an opening (its lips are kept); a frame at least OWN_INTERIOR_APERTURE open keeps its own
+# interior, stretched, when opening further.
+CLOSING_MARGIN = 0.01
+OWN_INTERIOR_APERTURE = 0.06
 MAP_NODES_PER_IOD = 100  # warp-map grid resolution: one node per IOD / 100 pixels (at most 3)
 _UP, _LO = np.array(L.UPPER_INNER), np.array(L.LOWER_INNER)
 # Outer-lip points (corners excluded) and the inner-lip point each one follows.
@@ -96,7 +102,9 @@ class WarpRenderer:
         bank: real mouths of this face (:class:`~talkface.render.mouth_bank.MouthBank`) to put
             where the lips part, instead of the painted :class:`MouthInterior`; ``None``: always paint.
         bank_distance: the largest shape distance (IOD) at which a bank entry is taken (``inf``:
-            always the nearest entry); beyond it the interior is painted.
+            always the nearest entry); beyond it ``learned`` fills the mouth, or it is painted.
+        learned: the learned mouth renderer
+            (:class:`~talkface.render.mouth_learned.LearnedMouth`) for shapes the bank lacks.
 
     Use :meth:`render` per frame. The mesh connectivity is fixed on the first face seen (so it does
     not flip from frame to frame).
@@ -108,12 +116,19 @@ class WarpRenderer:
         pads: tuple[int, int, int, int] = (0, 0, 0, 0),
         bank: MouthBank | None = None,
         bank_distance: float = float("inf"),
+        learned: LearnedMouth | None = None,
     ) -> None:
         self.config = config or WarpConfig()
         self.pads = pads
         self.bank = bank
         self.bank_distance = bank_distance
-        self.choices: dict[str, int] = {"bank": 0, "own": 0, "painted": 0}  # mouths rendered, by source
+        self.learned = learned
+        self.choices: dict[str, int] = {
+            "bank": 0,
+            "own": 0,
+            "learned": 0,
+            "painted": 0,
+        }  # mouths rendered, by source
         self._triangles: np.ndarray | None = None
         self.interior = MouthInterior(self.config.upper_teeth, self.config.lower_teeth)
 
@@ -353,11 +368,11 @@ class WarpRenderer:
         index: int | None,
     ) -> None:
         """Where the lips part: a real mouth from the bank, the frame's own (warped) mouth when it
-        already has the target shape, or the painted interior."""
+        already has the target shape, the learned renderer's, or the painted interior."""
         self.interior.learn_teeth_colour(frame, lm)
+        dst_lm = lm.copy()
+        dst_lm[_HANDLES] = dst[: len(_HANDLES)]
         if self.bank is not None and index is not None:
-            dst_lm = lm.copy()
-            dst_lm[_HANDLES] = dst[: len(_HANDLES)]
             target = shape_descriptor(mesh_points(to_face(dst_lm, lm), 1.0))
             own = shape_descriptor(mesh_points(to_face(lm, lm), 1.0))
             choice = self.bank.choose(target, index, own, self.bank_distance)
@@ -368,6 +383,18 @@ class WarpRenderer:
                 self.bank.paste(choice, warped, dst_lm - off, iod)
                 paint_seam(warped, frame, lm, inner, iod, aperture, BANK_SEAM_APERTURE)
                 self.choices["bank"] += 1
+                return
+        if self.learned is not None:
+            # Opening: the frame's own real lips (warped) stay. If its mouth is open already, its own
+            # interior stretched beats an invented one; else the learned interior goes between them.
+            # Closing: the learned renderer redraws the lips, which the warp squeezed.
+            source = float(mouth_aperture(lm))
+            opening = aperture >= source - CLOSING_MARGIN
+            if opening and source >= OWN_INTERIOR_APERTURE and self.bank is not None:
+                self.choices["own"] += 1
+                return
+            if self.learned.fill(warped, dst_lm - off, iod, interior_only=opening):
+                self.choices["learned"] += 1
                 return
         self.choices["painted"] += 1
         self.interior.paint(warped, frame, lm, inner, ey, iod, aperture)

@@ -1,0 +1,85 @@
+"""The learned mouth renderer: shipped weights load, it paints only inside its mask, photos close."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from talkface.demo import demo_face
+from talkface.engines.warp import WarpEngine, WarpOptions
+from talkface.errors import TalkfaceError
+from talkface.face.landmarks import mouth_aperture
+from talkface.face.quiet import native_stderr_silenced
+from talkface.face.track import FaceTracker
+from talkface.frames import rendered_frames
+from talkface.media.audio import SAMPLE_RATE, Speech
+from talkface.media.frame import I420Frame
+from talkface.media.video import FaceMedia
+from talkface.models.mouth_renderer import MouthRenderer, load_mouth_renderer
+from talkface.render.mouth_learned import MOUTH_RENDERER, LearnedMouth
+
+CLOSED = 0.03  # inner-lip aperture / IOD below which a mouth reads as closed (real clips: ~0.01)
+
+
+@pytest.fixture(scope="module")
+def astronaut(tmp_path_factory) -> tuple[np.ndarray, np.ndarray]:
+    """The bundled portrait (smiling, teeth showing) and its landmarks."""
+    rgb = next(FaceMedia(demo_face(tmp_path_factory.mktemp("face"))).frames())
+    with native_stderr_silenced():
+        tracker = FaceTracker(static=True)
+        lm = tracker(rgb).landmarks
+        tracker.close()
+    assert lm is not None and mouth_aperture(lm) > 0.05, "the astronaut smiles with an open mouth"
+    return rgb, lm
+
+
+def test_shipped_weights_load_and_bad_files_are_refused(tmp_path) -> None:
+    model = load_mouth_renderer(MOUTH_RENDERER)
+    assert isinstance(model, MouthRenderer) and not model.training
+    assert MOUTH_RENDERER.stat().st_size < 40 << 20
+    assert MOUTH_RENDERER.with_suffix(".md").is_file(), "a model card beside the weights"
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(TalkfaceError, match="not a mouth-renderer checkpoint"):
+        load_mouth_renderer(bad)
+    with pytest.raises(TalkfaceError, match="no such"):
+        load_mouth_renderer(tmp_path / "missing.pt")
+
+
+def test_output_differs_from_input_only_inside_the_mask(astronaut) -> None:
+    rgb, lm = astronaut
+    learned = LearnedMouth()
+    patch = rgb.copy()
+    assert not learned.fill(patch, lm, 100.0), "nothing is drawn before a reference is seen"
+    learned.observe(rgb, lm)
+    iod = float(np.linalg.norm(lm[263] - lm[33]))
+    assert learned.fill(patch, lm, iod)
+    changed = np.argwhere((patch != rgb).any(2))
+    assert len(changed) > 200
+    lips = lm[[61, 291, 0, 17]]
+    reach = 0.3 * iod  # the mask: the outer lips grown by 0.12 IOD, feathered inside that
+    assert changed[:, 1].min() >= lips[:, 0].min() - reach and changed[:, 1].max() <= lips[:, 0].max() + reach
+    assert changed[:, 0].min() >= lips[:, 1].min() - reach and changed[:, 0].max() <= lips[:, 1].max() + reach
+
+
+def test_a_photo_with_an_open_mouth_closes_in_silence(astronaut) -> None:
+    rgb, _ = astronaut
+    n = 12
+
+    class Photo:
+        fps, is_photo, n_frames_hint = 25.0, True, 1
+        height, width = rgb.shape[:2]
+        path = "astronaut.png"
+
+        def i420_frames(self):
+            yield I420Frame.from_rgb(rgb)
+
+    engine = WarpEngine(WarpOptions(motion="heuristic"))
+    silence = Speech(np.zeros(int(n / 25 * SAMPLE_RATE), np.float32))
+    frames = [f for f, _ in rendered_frames(Photo(), silence, lambda: engine)]
+    assert engine.renderer.choices["learned"] == n
+    with native_stderr_silenced():
+        tracker = FaceTracker(static=True)
+        apertures = [float(mouth_aperture(tracker(f).landmarks)) for f in frames[::4]]
+        tracker.close()
+    assert max(apertures) < CLOSED, f"the closed mouth still reads open: {apertures}"
