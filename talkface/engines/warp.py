@@ -106,7 +106,9 @@ class WarpEngine:
         if options.mouth == "learned" or (
             options.mouth == "auto" and (options.mouth_model or MOUTH_RENDERER.is_file())
         ):
-            self.learned = LearnedMouth(options.mouth_model, eager=options.mouth_model is not None)
+            # Loaded now, not on first use: a bad file fails before any work, and the peak memory
+            # (torch and the network: +216 MiB) does not jump in the middle of a long video.
+            self.learned = LearnedMouth(options.mouth_model, eager=True)
         distance = MAX_DISTANCE if options.mouth == "auto" else float("inf")
         self.renderer = WarpRenderer(
             pads=options.pads, bank=self.bank, bank_distance=distance, learned=self.learned
