@@ -89,12 +89,10 @@ class MouthInterior:
         Only the polygon's bounding box is touched. Colours come from the frame itself: the cavity is
         the lip colour darkened, the teeth a warm off-white as bright as the skin.
         """
-        box = _interior_box(patch, inner, iod)
-        if box is None:
+        region = _interior_region(patch, inner, iod)
+        if region is None:
             return
-        bx0, by0, bx1, by1 = box
-        sub = patch[by0:by1, bx0:bx1].astype(np.float32)
-        inner = inner - np.array([bx0, by0], np.float32)
+        (bx0, by0, bx1, by1), sub, inner = region
         sh = sub.shape[:2]
 
         lip = lip_colour(frame, lm)
@@ -159,15 +157,19 @@ class MouthInterior:
         patch[by0:by1, bx0:bx1] = np.clip(sub + 0.5, 0, 255).astype(np.uint8)
 
 
-def _interior_box(patch: np.ndarray, inner: np.ndarray, iod: float) -> tuple[int, int, int, int] | None:
-    """``(x0, y0, x1, y1)`` of ``patch`` around the inner-lip polygon plus :func:`interior_margin`
-    (clipped), or ``None`` if under 2 pixels wide or high."""
+def _interior_region(
+    patch: np.ndarray, inner: np.ndarray, iod: float
+) -> tuple[tuple[int, int, int, int], np.ndarray, np.ndarray] | None:
+    """The part of ``patch`` around the inner-lip polygon plus :func:`interior_margin` (clipped):
+    ``((x0, y0, x1, y1), float32 copy of its pixels, the polygon in its pixels)``, or ``None`` if
+    under 2 pixels wide or high."""
     margin = interior_margin(iod)
     bx0, by0 = np.maximum(np.floor(inner.min(0)).astype(int) - margin, 0)
     bx1, by1 = np.minimum(np.ceil(inner.max(0)).astype(int) + margin, patch.shape[1::-1])
     if bx1 - bx0 < 2 or by1 - by0 < 2:
         return None
-    return int(bx0), int(by0), int(bx1), int(by1)
+    sub = patch[by0:by1, bx0:bx1].astype(np.float32)
+    return (int(bx0), int(by0), int(bx1), int(by1)), sub, inner - np.array([bx0, by0], np.float32)
 
 
 def lip_colour(frame: np.ndarray, lm: np.ndarray) -> np.ndarray:
@@ -199,12 +201,10 @@ def paint_seam(
     The seam fades in as ``aperture`` falls below ``closed_below`` (IOD)."""
     if aperture >= closed_below:
         return
-    box = _interior_box(patch, inner, iod)
-    if box is None:
+    region = _interior_region(patch, inner, iod)
+    if region is None:
         return
-    bx0, by0, bx1, by1 = box
-    sub = patch[by0:by1, bx0:bx1].astype(np.float32)
-    inner = inner - np.array([bx0, by0], np.float32)
+    (bx0, by0, bx1, by1), sub, inner = region
     n = len(L.UPPER_INNER)
     mid_x = float(inner[[0, n - 1], 0].mean())
     half_w = max(float(np.ptp(inner[:, 0])) / 2, 1.0)
