@@ -6,7 +6,8 @@ default (``--mouth auto``). Videos are re-driven with their own speech from thei
 reverse order (so the real frame at the same moment is known and a pass-through cannot look
 right); portraits speak a shared speech file and their "real" tile is the portrait itself. The
 moments are the frames at the 10th, 40th, 70th and 95th percentile of the real (for portraits:
-the rendered) inner-lip aperture. Each tile is cut around its own frame's mouth (1.3 x 0.9 IOD).
+the rendered) inner-lip aperture. Each tile is cut around its own frame's mouth (``CLOSE_UP``,
+1.3 x 0.9 IOD).
 
     .venv/bin/python benchmarks/mouth_grid.py [--data ../shared/data] [--out docs/mouths.png]
         [--after mouth=auto] [--before mouth=painted]
@@ -26,7 +27,7 @@ import talkface
 from talkface.demo import demo_face
 from talkface.evaluation.benchmark import reversed_video
 from talkface.evaluation.mouth import mouth_track
-from talkface.face.canonical import face_frame
+from talkface.face.canonical import face_region_affine
 from talkface.face.track import FaceTracker
 from talkface.media.audio import SAMPLE_RATE, load_audio, save_wav
 from talkface.media.frame import I420Frame
@@ -44,6 +45,7 @@ ROWS = [
 ]
 PERCENTILES = (10, 40, 70, 95)
 TILE = (156, 108)  # pixels (width, height) of one close-up
+CLOSE_UP = (-0.65, -0.33, 0.65, 0.57)  # its region in the face frame (IOD about the mouth centre)
 MAX_SECONDS = 8.0  # speech used per row
 
 
@@ -67,12 +69,7 @@ def close_up(rgb: np.ndarray, tracker: FaceTracker) -> np.ndarray:
     lm = tracker(I420Frame.from_rgb(rgb)).landmarks
     if lm is None:
         return np.full((TILE[1], TILE[0], 3), 128, np.uint8)
-    origin, ex, ey, iod = face_frame(lm)
-    w, h = 1.3 * iod, 0.9 * iod
-    centre = origin + 0.12 * iod * ey
-    s = w / TILE[0]
-    corner = centre - ex * w / 2 - ey * h / 2
-    to_frame = np.array([[s * ex[0], s * ey[0], corner[0]], [s * ex[1], s * ey[1], corner[1]]])
+    to_frame = face_region_affine(lm, CLOSE_UP, TILE[0] / (CLOSE_UP[2] - CLOSE_UP[0]))
     return cv2.warpAffine(rgb, to_frame, TILE, flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP)
 
 

@@ -79,3 +79,33 @@ def face_frame(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, floa
     ey = np.array([-ex[1], ex[0]], np.float32)
     origin = (lm[L.MOUTH_RIGHT] + lm[L.MOUTH_LEFT]) / 2
     return origin, ex, ey, iod
+
+
+def face_region_affine(
+    lm: np.ndarray, region: tuple[float, float, float, float], px_per_iod: float
+) -> np.ndarray:
+    """Affine from the pixels of a crop of the face frame to frame pixels.
+
+    Args:
+        lm: ``(478, 2)`` float32 pixel landmarks.
+        region: ``(u0, v0, u1, v1)`` the crop in the :func:`face_frame`, interocular distances (IOD)
+            about the mouth centre, v towards the chin (only ``u0, v0`` are needed here).
+        px_per_iod: crop pixels per IOD.
+
+    Returns:
+        ``(2, 3)`` float64: crop pixel ``(c, r)`` sits at frame pixel ``M @ (c, r, 1)`` (for
+        ``cv2.warpAffine`` with ``WARP_INVERSE_MAP`` to cut the crop).
+    """
+    origin, ex, ey, iod = face_frame(lm)
+    s = iod / px_per_iod
+    u0, v0 = region[:2]
+    corner = origin + iod * (u0 * ex + v0 * ey)
+    return np.array([[s * ex[0], s * ey[0], corner[0]], [s * ex[1], s * ey[1], corner[1]]], np.float64)
+
+
+def pushed_out(points: np.ndarray, centre: np.ndarray, distance: float, unit: float = 1.0) -> np.ndarray:
+    """``(k, 2)`` points each moved ``distance`` x ``unit`` away from ``centre`` (e.g. a distance in
+    IOD with the IOD in pixels as ``unit``; the points' own unit by default)."""
+    out = points - centre
+    out /= np.linalg.norm(out, axis=1, keepdims=True) + 1e-6
+    return points + out * distance * unit

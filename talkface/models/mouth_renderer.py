@@ -25,6 +25,7 @@ from torch import nn
 
 from talkface.errors import TalkfaceError
 from talkface.face import landmarks as L
+from talkface.face.canonical import face_region_affine, pushed_out
 
 FORMAT = "talkface-mouth-renderer"
 FORMAT_VERSION = 1
@@ -99,14 +100,8 @@ class MouthRenderer(nn.Module):
 
 def region_affine(lm: np.ndarray, config: MouthRendererConfig) -> np.ndarray:
     """``(2, 3)`` float64 affine from crop pixels ``(c, r)`` to frame pixels for ``(478, 2)`` landmarks
-    (for ``cv2.warpAffine`` with ``WARP_INVERSE_MAP``)."""
-    from talkface.face.canonical import face_frame
-
-    origin, ex, ey, iod = face_frame(lm)
-    s = iod / config.px_per_iod
-    u0, v0 = config.region[:2]
-    corner = origin + iod * (u0 * ex + v0 * ey)
-    return np.array([[s * ex[0], s * ey[0], corner[0]], [s * ex[1], s * ey[1], corner[1]]], np.float64)
+    (:func:`~talkface.face.canonical.face_region_affine` of ``config.region``)."""
+    return face_region_affine(lm, config.region, config.px_per_iod)
 
 
 def lip_contours_in_crop(lm: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -139,10 +134,8 @@ def mouth_mask(outer: np.ndarray, margin_px: float, config: MouthRendererConfig)
     """``(H, W)`` float32 0/1 mask: the outer lip polygon grown by ``margin_px`` crop pixels."""
     w, h = config.size
     mask = np.zeros((h, w), np.uint8)
-    centre = outer.mean(0)
-    out = outer - centre
-    out /= np.linalg.norm(out, axis=1, keepdims=True) + 1e-6
-    cv2.fillPoly(mask, [np.round((outer + out * margin_px) * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+    grown = pushed_out(outer, outer.mean(0), margin_px)
+    cv2.fillPoly(mask, [np.round(grown * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
     k = max(1, int(round(margin_px * 0.5)))
     mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
     return mask.astype(np.float32)

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from talkface.face import landmarks as L
-from talkface.face.canonical import face_frame
+from talkface.face.canonical import face_frame, face_region_affine, pushed_out
 from talkface.face.paste import feathered_mask
 
 BANK_PX_PER_IOD = 128  # resolution of the stored mouths (a 1080p face has an IOD of ~250 px)
@@ -98,11 +98,7 @@ def mesh_points(lm: np.ndarray, iod: float) -> np.ndarray:
     """
     contours = [lm[c] for c in (_UO, _LO, _UI, _LI)]
     centre = np.concatenate(contours[2:]).mean(0)
-    rings = []
-    for outer in contours[:2]:
-        out = outer - centre
-        out /= np.linalg.norm(out, axis=1, keepdims=True) + 1e-6
-        rings.append(outer + out * RING * iod)
+    rings = [pushed_out(outer, centre, RING, iod) for outer in contours[:2]]
     return np.concatenate(contours + rings).astype(np.float32)
 
 
@@ -197,14 +193,8 @@ class MouthBank:
         """
         if not self.capturable(lm):
             return False
-        origin, ex, ey, iod = face_frame(lm)
-        s = iod / BANK_PX_PER_IOD
+        to_frame = face_region_affine(lm, BANK_REGION, BANK_PX_PER_IOD)
         u0, v0 = BANK_REGION[:2]
-        corner = origin + iod * (u0 * ex + v0 * ey)
-        # Stored pixel (c, r) sits at frame pixel corner + s (c ex + r ey).
-        to_frame = np.array(
-            [[s * ex[0], s * ey[0], corner[0]], [s * ex[1], s * ey[1], corner[1]]], np.float64
-        )
         pixels = cv2.warpAffine(
             rgb,
             to_frame,
@@ -326,9 +316,8 @@ class MouthBank:
         region = patch[y0:y1, x0:x1]
         outer = np.concatenate([d[_ROW_UO], d[_ROW_LO[::-1]]])
         centre = d[np.concatenate([_ROW_UI, _ROW_LI])].mean(0)
-        out = outer - centre
-        out /= np.linalg.norm(out, axis=1, keepdims=True) + 1e-6
-        alpha = feathered_mask(outer + out * BLEND_EDGE * iod, region.shape[:2], BLEND_FEATHER * iod)
+        edge = pushed_out(outer, centre, BLEND_EDGE, iod)
+        alpha = feathered_mask(edge, region.shape[:2], BLEND_FEATHER * iod)
         alpha *= covered
         lips = np.zeros(region.shape[:2], np.uint8)
         cv2.fillPoly(lips, [np.round(outer * 16).astype(np.int32)], 1, cv2.LINE_8, shift=4)

@@ -17,6 +17,7 @@ import numpy as np
 
 from talkface.errors import TalkfaceError
 from talkface.face import landmarks as L
+from talkface.face.canonical import pushed_out
 from talkface.face.landmarks import mouth_aperture
 from talkface.face.paste import feathered_mask
 from talkface.weights import WEIGHTS
@@ -138,8 +139,6 @@ class LearnedMouth:
             grow = PASTE_MARGIN * cfg.mask_margin
             lips, feather = (L.UPPER_OUTER, L.LOWER_OUTER), PASTE_FEATHER
         lips = np.concatenate([dst_lm[lips[0]], dst_lm[lips[1][-2:0:-1]]])
-        away = lips - lips.mean(0)
-        away /= np.linalg.norm(away, axis=1, keepdims=True) + 1e-6
-        alpha = feathered_mask(lips + away * grow * iod, (h, w), feather * iod)
+        alpha = feathered_mask(pushed_out(lips, lips.mean(0), grow, iod), (h, w), feather * iod)
         patch[...] = cv2.blendLinear(rendered, patch, alpha, 1.0 - alpha)
         return True
