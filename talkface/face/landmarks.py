@@ -85,6 +85,12 @@ LOWER_FACE = [
 NOSE_BASE = [2, 97, 326, 98, 327, 164, 167, 393, 165, 391, 92, 322, 186, 410, 216, 436, 206, 426, 205, 425]
 
 
+def lip_polygon(lm: np.ndarray, upper: list[int], lower: list[int]) -> np.ndarray:
+    """A closed lip polygon: the ``upper`` contour corner to corner, then ``lower`` back without its
+    corners (``UPPER_OUTER, LOWER_OUTER`` or ``UPPER_INNER, LOWER_INNER``); ``(20, 2)``, ``lm``'s dtype."""
+    return np.concatenate([lm[upper], lm[lower[-2:0:-1]]])
+
+
 def interocular(lm: np.ndarray) -> np.ndarray:
     """Interocular distance (outer eye corners) in pixels; ``lm`` is ``(..., 478, 2)``."""
     return np.linalg.norm(lm[..., RIGHT_EYE_OUTER, :] - lm[..., LEFT_EYE_OUTER, :], axis=-1)

@@ -26,6 +26,7 @@ from torch import nn
 from talkface.errors import TalkfaceError
 from talkface.face import landmarks as L
 from talkface.face.canonical import face_region_affine, pushed_out
+from talkface.face.landmarks import lip_polygon
 
 FORMAT = "talkface-mouth-renderer"
 FORMAT_VERSION = 1
@@ -109,7 +110,7 @@ def lip_contours_in_crop(lm: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray
     inv = cv2.invertAffineTransform(affine)
 
     def poly(upper: list[int], lower: list[int]) -> np.ndarray:
-        pts = np.concatenate([lm[upper], lm[lower[-2:0:-1]]]).astype(np.float64)
+        pts = lip_polygon(lm, upper, lower).astype(np.float64)
         return (pts @ inv[:, :2].T + inv[:, 2]).astype(np.float32)
 
     return poly(L.UPPER_OUTER, L.LOWER_OUTER), poly(L.UPPER_INNER, L.LOWER_INNER)

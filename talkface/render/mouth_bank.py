@@ -30,6 +30,7 @@ import numpy as np
 
 from talkface.face import landmarks as L
 from talkface.face.canonical import face_frame, face_region_affine, pushed_out
+from talkface.face.crop import cut_region
 from talkface.face.paste import feathered_mask
 
 BANK_PX_PER_IOD = 128  # resolution of the stored mouths (a 1080p face has an IOD of ~250 px)
@@ -195,13 +196,7 @@ class MouthBank:
             return False
         to_frame = face_region_affine(lm, BANK_REGION, BANK_PX_PER_IOD)
         u0, v0 = BANK_REGION[:2]
-        pixels = cv2.warpAffine(
-            rgb,
-            to_frame,
-            BANK_SIZE,
-            flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_REPLICATE,
-        )
+        pixels = cut_region(rgb, to_frame, BANK_SIZE)
         face = to_face(lm, lm)
         lips = mesh_points(face, 1.0)
         mesh = (lips - np.array([u0, v0], np.float32)) * BANK_PX_PER_IOD

@@ -18,7 +18,8 @@ import numpy as np
 from talkface.errors import TalkfaceError
 from talkface.face import landmarks as L
 from talkface.face.canonical import pushed_out
-from talkface.face.landmarks import mouth_aperture
+from talkface.face.crop import cut_region
+from talkface.face.landmarks import lip_polygon, mouth_aperture
 from talkface.face.paste import feathered_mask
 from talkface.weights import WEIGHTS
 
@@ -75,15 +76,6 @@ class LearnedMouth:
         self.model = load_mouth_renderer(self.path)
         self.config = self.model.config
 
-    def _crop(self, rgb: np.ndarray, affine: np.ndarray) -> np.ndarray:
-        return cv2.warpAffine(
-            rgb,
-            affine,
-            self.config.size,
-            flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_REPLICATE,
-        )
-
     def fill(self, patch: np.ndarray, dst_lm: np.ndarray, iod: float, interior_only: bool = False) -> bool:
         """Render the mouth for target landmarks into ``patch`` in place.
 
@@ -113,9 +105,9 @@ class LearnedMouth:
         cfg = self.config
         if self.reference is None:
             rgb, lm = self._reference_frame
-            self.reference = self._crop(rgb, region_affine(lm, cfg))
+            self.reference = cut_region(rgb, region_affine(lm, cfg), cfg.size)
         affine = region_affine(dst_lm, cfg)
-        crop = self._crop(patch, affine)
+        crop = cut_region(patch, affine, cfg.size)
         outer, inner = lip_contours_in_crop(dst_lm, affine)
         mask = mouth_mask(outer, cfg.mask_margin * cfg.px_per_iod, cfg)
         x = network_input(crop, mask, draw_sketch(outer, inner, cfg), self.reference)
@@ -138,7 +130,7 @@ class LearnedMouth:
         else:
             grow = PASTE_MARGIN * cfg.mask_margin
             lips, feather = (L.UPPER_OUTER, L.LOWER_OUTER), PASTE_FEATHER
-        lips = np.concatenate([dst_lm[lips[0]], dst_lm[lips[1][-2:0:-1]]])
+        lips = lip_polygon(dst_lm, *lips)
         alpha = feathered_mask(pushed_out(lips, lips.mean(0), grow, iod), (h, w), feather * iod)
         patch[...] = cv2.blendLinear(rendered, patch, alpha, 1.0 - alpha)
         return True

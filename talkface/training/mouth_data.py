@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from talkface.face.crop import cut_region
 from talkface.face.quiet import native_stderr_silenced
 from talkface.face.track import FaceTracker
 from talkface.media.atomic import save_npz_atomic
@@ -82,13 +82,7 @@ def clip_crops(path: Path, config: MouthRendererConfig) -> tuple[np.ndarray, np.
                 if lm is None or i % stride or len(crops) >= MAX_PER_CLIP or not MouthBank.capturable(lm):
                     continue
                 affine = region_affine(lm, config)
-                crop = cv2.warpAffine(
-                    rgb,
-                    affine,
-                    config.size,
-                    flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP,
-                    borderMode=cv2.BORDER_REPLICATE,
-                )
+                crop = cut_region(rgb, affine, config.size)  # as the renderer cuts it
                 outer, inner = lip_contours_in_crop(lm, affine)
                 crops.append(crop)
                 outers.append(outer)
