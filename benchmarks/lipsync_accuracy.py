@@ -7,7 +7,7 @@ compared frame by frame with the real clip's: Pearson r, the ratio of aperture s
 deviations, and the width r, per clip and as means.
 
     .venv/bin/python benchmarks/lipsync_accuracy.py [--data ../shared/data] [--clips N] [--json out.json]
-        [--motion learned|heuristic] [--fold-models DIR]
+        [--motion learned|heuristic] [--fold-models DIR] [--mouth auto|bank|learned|painted]
 
 With ``--motion learned`` (the default) every clip is driven by the shipped model; the clips it
 was trained on (listed in ``talkface/weights/motion.cv.json``) are marked "seen", the others
@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 import talkface
+from talkface.engines.warp import MOUTHS
 from talkface.evaluation.benchmark import first_face_frame, reversed_video
 from talkface.evaluation.mouth import follow_score, mouth_track
 from talkface.media.video import FaceMedia
@@ -48,6 +49,7 @@ def main() -> None:
     p.add_argument("--json", type=Path, default=None, help="also write per-clip results here")
     p.add_argument("--motion", choices=MOTION_SOURCES, default="learned")
     p.add_argument("--fold-models", type=Path, default=None, help="held-out models: fold<k>.npz + folds.json")
+    p.add_argument("--mouth", choices=MOUTHS, default=MOUTHS[0], help="what fills the mouth (warp --mouth)")
     args = p.parse_args()
     folds = json.loads((args.fold_models / "folds.json").read_text()) if args.fold_models else {}
     # The clips the shipped model was trained on (its cross-validation report lists them).
@@ -83,6 +85,7 @@ def main() -> None:
                     quiet=True,
                     motion=args.motion,
                     motion_model=model if args.motion == "learned" else None,
+                    mouth=args.mouth,
                 )
                 score = follow_score(mouth_track(out), real)
                 row[mode] = vars(score)
@@ -113,7 +116,9 @@ def main() -> None:
             )
     source = f"fold models {args.fold_models}" if args.fold_models else "shipped model"
     detail = f"learned motion, {source}" if args.motion == "learned" else "heuristic motion"
-    print(f"({len(rows)} clips in {time.perf_counter() - t0:.0f} s; engine warp, {detail})")
+    print(
+        f"({len(rows)} clips in {time.perf_counter() - t0:.0f} s; engine warp, mouth {args.mouth}, {detail})"
+    )
     if args.json:
         args.json.write_text(json.dumps({"clips": rows, "summary": summary}, indent=1))
 

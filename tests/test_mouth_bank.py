@@ -162,3 +162,21 @@ def test_an_empty_bank_has_nothing_to_give(clip) -> None:
     assert bank.choose(descriptor(lm), index=0, own=None) is None
     assert bank.choose(descriptor(lm), index=1, own=descriptor(lm)) == "own"
     assert len(bank.distances(descriptor(lm))) == 0
+
+
+def test_a_closed_mouth_is_not_stretched_open(clip, monkeypatch) -> None:
+    """A target open by 0.06 IOD is within MAX_DISTANCE of a closed mouth by the RMS distance, but a
+    closed mouth warped open stays closed: neither the closed entry nor the frame's own closed mouth
+    may be given."""
+    rgb, lm = min(clip, key=lambda item: mouth_aperture(item[1]))
+    bank = MouthBank()
+    assert bank.capture(rgb, lm, 0)
+    closed = descriptor(lm)
+    target = closed.copy()
+    target[-2 * (len(mb.L.UPPER_INNER) - 2) :] += 0.06  # the inner-lip gaps, both copies
+    assert bank.distances(target)[0] < mb.MAX_DISTANCE
+    assert MouthBank.opening(target) - MouthBank.opening(closed) > mb.APERTURE_TOLERANCE
+    assert bank.choose(target, index=10, own=closed) is None
+    assert bank.choose(closed, index=20, own=closed) is not None, "its own shape is still given"
+    monkeypatch.setattr(mb, "APERTURE_TOLERANCE", np.inf)
+    assert bank.choose(target, index=30, own=None) is bank.entries()[0], "the rule is what refuses it"

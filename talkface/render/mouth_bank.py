@@ -13,12 +13,12 @@ target ones (a :func:`shape_descriptor` distance) with temporal coherence: an en
 the previous frame's choice (the same entry, or the source frame after it) is preferred over a
 switch by :data:`SWITCH_COST`, so the choice does not flicker between near-equal entries (the
 transition cost of Video Rewrite, Bregler et al. 1997; Schoedl et al.'s video textures, 2000).
-Beyond :data:`MAX_DISTANCE` the bank gives nothing (the engine falls back to the learned
-renderer), and once it has, an entry must come within :data:`REENTRY` of that distance to take
-over again. :meth:`MouthBank.paste` then warps the entry's lips, interior and a ring of skin around them onto
-the target contours (a piecewise-affine mesh of the lip bands, the interior and the ring), matches
-its colour to the frame's skin around the mouth, and blends it in through a feathered mask that
-ends inside the ring.
+Beyond :data:`MAX_DISTANCE`, or further than :data:`APERTURE_TOLERANCE` from the target's opening,
+the bank gives nothing (the engine falls back to the learned renderer), and once it has, an entry
+must come within :data:`REENTRY` of that distance to take over again. :meth:`MouthBank.paste` then
+warps the entry's lips, interior and a ring of skin around them onto the target contours (a
+piecewise-affine mesh of the lip bands, the interior and the ring), matches its colour to the
+frame's skin around the mouth, and blends it in through a feathered mask that ends inside the ring.
 """
 
 from __future__ import annotations
@@ -54,6 +54,10 @@ BLEND_EDGE = 0.07  # IOD beyond the outer lips where the blend mask reaches 0 (i
 BLEND_FEATHER = 0.05  # IOD: soft edge of the blend mask
 SWITCH_COST = 0.012  # shape-distance units (IOD, RMS) a switch to a non-continuing entry costs
 MAX_DISTANCE = 0.035  # IOD (RMS): beyond it the bank does not have the target shape
+# IOD: an entry's mean inner-lip gap must be this close to the target's. The RMS distance alone lets a
+# closed mouth stand in for one open by 0.07 IOD, and a closed mouth warped open stays closed (its
+# interior has no pixels to stretch), so the output would not open.
+APERTURE_TOLERANCE = 0.02
 REENTRY = 0.8  # x MAX_DISTANCE: after a frame the bank could not give, the next one needs this close
 MAX_GAIN = 1.25  # colour match: per-channel gain limits (and 1 / MAX_GAIN)
 # IOD: a real mouth put onto lips closer than this gets the painted closed-mouth seam, fading in
@@ -235,6 +239,11 @@ class MouthBank:
             )
         return self._entries
 
+    @staticmethod
+    def opening(descriptors: np.ndarray) -> np.ndarray:
+        """Mean inner-lip gap (IOD) of :func:`shape_descriptor` rows ``(..., DESCRIPTOR_SIZE)``."""
+        return descriptors[..., -(_N - 2) :].mean(-1)
+
     def distances(self, descriptor: np.ndarray) -> np.ndarray:
         """``(n,)`` float32 shape distances (IOD, RMS) of every entry (:meth:`entries` order) to a
         :func:`shape_descriptor`."""
@@ -256,6 +265,8 @@ class MouthBank:
             own: the descriptor of the frame's own (unwarped) mouth, a candidate too: choosing it means
                 the frame's own warped mouth is kept.
             max_distance: beyond this shape distance no entry is taken (``inf``: always the nearest).
+                A finite one also rules out entries further than :data:`APERTURE_TOLERANCE` from
+                the target's opening.
 
         Returns:
             A :class:`BankEntry`, ``"own"`` for the frame's own mouth, or ``None``: nothing close enough.
@@ -264,6 +275,9 @@ class MouthBank:
         cost = self.distances(target).astype(np.float64)
         own_cost = float(np.sqrt(((own - target) ** 2).mean())) if own is not None else np.inf
         dist = np.append(cost, own_cost)
+        if np.isfinite(max_distance):
+            gaps = self.opening(np.vstack([self._descriptors, own if own is not None else target]))
+            dist[np.abs(gaps - self.opening(target)) > APERTURE_TOLERANCE] = np.inf
         previous = self._previous
         switch = np.full(len(dist), SWITCH_COST)
         if previous is not None and previous[0] == index - 1:
