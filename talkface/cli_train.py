@@ -116,6 +116,9 @@ def add_train_parser(sub) -> None:
     tr.add_argument("--cache", type=Path, default=Path("results/mouth/crops.npz"), help="crops file")
     tr.add_argument("--minutes", type=float, default=40.0, help="training budget (default 40)")
     tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument(
+        "--init", type=Path, default=None, help="fine-tune this mouth_renderer.pt instead of starting afresh"
+    )
 
 
 def _add_training_options(p: argparse.ArgumentParser, defaults: TrainingOptions) -> None:
@@ -163,7 +166,8 @@ def run_train(args: argparse.Namespace) -> None:
             args.cache.parent.mkdir(parents=True, exist_ok=True)
             crops = build_mouth_crops(args.data, args.cache)
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        meta = train_mouth_renderer(crops, args.out, train=TrainConfig(minutes=args.minutes, seed=args.seed))
+        train = TrainConfig(minutes=args.minutes, seed=args.seed)
+        meta = train_mouth_renderer(crops, args.out, train=train, init=args.init)
         report = meta["held_out"]
         print(
             f"wrote {args.out}: {meta['steps']} steps, held-out L1 {report['model L1']:.2f} levels "

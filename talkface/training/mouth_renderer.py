@@ -29,6 +29,7 @@ from talkface.models.mouth_renderer import (
     MouthRenderer,
     MouthRendererConfig,
     draw_sketch,
+    load_mouth_renderer,
     mouth_mask,
     network_input,
     save_mouth_renderer,
@@ -48,6 +49,14 @@ class TrainConfig:
     grad_weight: float = 1.0
     gan_weight: float = 0.02
     gan_after: int = 600  # steps of L1 only before the adversarial term starts
+    interior_weight: float = 0.0  # extra L1 weight inside the target's inner lips (the opening)
+    # Share of examples whose reference is one of the clip's most closed mouths (the lowest
+    # closed_quantile of inner-lip area): a closed-mouth photo shows no interior, and the network
+    # must still open it to a real one instead of repeating the reference's lips.
+    # Both 0 for the shipped model; the fine-tune tried and not shipped (see its model card) used
+    # interior_weight 2.0, closed_reference 0.35 and gan_weight 0.04.
+    closed_reference: float = 0.0
+    closed_quantile: float = 0.25
     holdout_every: int = 8  # every 8th speaker group (sorted) is held out
     seed: int = 0
     log_every: int = 50
@@ -87,15 +96,26 @@ class Batches:
     def __init__(self, data: MouthCrops, indices: np.ndarray, model: MouthRendererConfig, train: TrainConfig):
         self.data, self.indices, self.model, self.train = data, indices, model, train
         self.by_clip: dict[int, np.ndarray] = {}
+        self.closed_by_clip: dict[int, np.ndarray] = {}
+        area = np.abs([cv2.contourArea(poly) for poly in data.inner[indices]])
         for c in np.unique(data.clip[indices]):
-            self.by_clip[int(c)] = indices[data.clip[indices] == c]
+            mine = data.clip[indices] == c
+            self.by_clip[int(c)] = indices[mine]
+            self.closed_by_clip[int(c)] = indices[
+                mine & (area <= np.quantile(area[mine], train.closed_quantile))
+            ]
 
     def example(
         self, i: int, rng: np.random.Generator, augment: bool
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         d, cfg = self.data, self.model
         same = self.by_clip[int(d.clip[i])]
-        j = int(rng.choice(same)) if len(same) > 1 else i
+        closed = self.closed_by_clip[int(d.clip[i])]
+        if self.train.closed_reference > 0 and len(closed) and rng.random() < self.train.closed_reference:
+            same_ref = closed
+        else:
+            same_ref = same
+        j = int(rng.choice(same_ref)) if len(same_ref) > 1 else i
         k = int(rng.choice(same))
         crop, ref = d.crops[i], d.crops[j]
         outer, inner = d.outer[i], d.inner[i]
@@ -171,14 +191,29 @@ def train_mouth_renderer(
     config: MouthRendererConfig | None = None,
     train: TrainConfig | None = None,
     log=print,
+    init: Path | None = None,
 ) -> dict:
-    """Train and save a mouth renderer to ``out``; return the held-out report (also in its meta)."""
+    """Train and save a mouth renderer to ``out``; return the held-out report (also in its meta).
+
+    Args:
+        init: a checkpoint to start from (fine-tuning; its config replaces ``config``, and the
+            adversarial term starts at once), else a fresh network.
+
+    Raises:
+        TalkfaceError: ``init`` is not a mouth-renderer checkpoint.
+    """
     config, train = config or MouthRendererConfig(), train or TrainConfig()
     torch.manual_seed(train.seed)
     rng = np.random.default_rng(train.seed)
+    start_meta: dict = {}
+    if init is not None:
+        model = load_mouth_renderer(init).train()
+        config = model.config
+        start_meta = torch.load(str(init), map_location="cpu", weights_only=True).get("meta", {})
+    else:
+        model = MouthRenderer(config)
     train_idx, held_idx = split(data, train.holdout_every)
     batches, held = Batches(data, train_idx, config, train), Batches(data, held_idx, config, train)
-    model = MouthRenderer(config)
     disc = PatchDiscriminator()
     opt = torch.optim.Adam(model.parameters(), lr=train.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), lr=train.lr, betas=(0.5, 0.999))
@@ -193,8 +228,9 @@ def train_mouth_renderer(
         comp = pred * m + t * (1 - m)
         loss_l1 = masked_l1(pred, t, m)
         loss_grad = gradient_l1(pred, t, m)
-        loss = loss_l1 + train.grad_weight * loss_grad
-        gan = step >= train.gan_after and train.gan_weight > 0
+        interior = x[:, 6:7] * m  # the filled inner-lip polygon of the sketch
+        loss = loss_l1 + train.grad_weight * loss_grad + train.interior_weight * masked_l1(pred, t, interior)
+        gan = (step >= train.gan_after or init is not None) and train.gan_weight > 0
         if gan:
             loss_g = -disc(comp).mean()
             loss = loss + train.gan_weight * loss_g
@@ -236,5 +272,7 @@ def train_mouth_renderer(
         "held_out": report,
         "history": history,
     }
+    if init is not None:
+        meta["init"] = {k: start_meta.get(k) for k in ("steps", "minutes")} | {"path": Path(init).name}
     save_mouth_renderer(model, out, meta)
     return meta
