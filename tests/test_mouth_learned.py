@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from talkface.demo import demo_face
 from talkface.engines.warp import WarpEngine, WarpOptions
 from talkface.errors import TalkfaceError
+from talkface.face.crop import cut_region
 from talkface.face.landmarks import mouth_aperture
 from talkface.face.quiet import native_stderr_silenced
 from talkface.face.track import FaceTracker
@@ -15,8 +17,16 @@ from talkface.frames import rendered_frames
 from talkface.media.audio import SAMPLE_RATE, Speech
 from talkface.media.frame import I420Frame
 from talkface.media.video import FaceMedia
-from talkface.models.mouth_renderer import MouthRenderer, load_mouth_renderer
+from talkface.models.mouth_renderer import (
+    MouthRenderer,
+    MouthRendererConfig,
+    lip_contours_in_crop,
+    load_mouth_renderer,
+    region_affine,
+)
 from talkface.render.mouth_learned import MOUTH_RENDERER, LearnedMouth
+from talkface.training.mouth_data import MouthCrops
+from talkface.training.mouth_renderer import TrainConfig, train_mouth_renderer
 
 CLOSED = 0.03  # inner-lip aperture / IOD below which a mouth reads as closed (real clips: ~0.01)
 
@@ -83,3 +93,38 @@ def test_a_photo_with_an_open_mouth_closes_in_silence(astronaut) -> None:
         apertures = [float(mouth_aperture(tracker(f).landmarks)) for f in frames[::4]]
         tracker.close()
     assert max(apertures) < CLOSED, f"the closed mouth still reads open: {apertures}"
+
+
+def test_training_writes_a_checkpoint_that_fine_tuning_continues(astronaut, tmp_path) -> None:
+    rgb, lm = astronaut
+    config = MouthRendererConfig(channels=(8, 16))
+    affine = region_affine(lm, config)
+    crop = cut_region(rgb, affine, config.size)
+    outer, inner = lip_contours_in_crop(lm, affine)
+    n = 8  # two "clips" of 4 crops (colour-shifted copies), two speaker groups: one is held out
+    crops = np.stack([np.clip(crop.astype(int) + 6 * k, 0, 255).astype(np.uint8) for k in range(n)])
+    data = MouthCrops(
+        crops,
+        np.repeat(outer[None], n, 0),
+        np.repeat(inner[None], n, 0),
+        np.repeat(np.arange(2, dtype=np.int32), n // 2),
+        ["a", "b"],
+        ["a", "b"],
+    )
+    quick = dict(minutes=10.0, batch=2, holdout_every=2, log_every=1000)
+    first = tmp_path / "first.pt"
+    meta = train_mouth_renderer(data, first, config, TrainConfig(max_steps=3, **quick), log=lambda _: None)
+    assert meta["steps"] == 3 and meta["held_out_clips"] == ["b"] and "init" not in meta
+    tuned = tmp_path / "tuned.pt"
+    meta = train_mouth_renderer(
+        data, tuned, None, TrainConfig(max_steps=2, **quick), log=lambda _: None, init=first
+    )
+    assert meta["init"]["steps"] == 3 and meta["init"]["path"] == "first.pt"
+    a, b = load_mouth_renderer(first), load_mouth_renderer(tuned)
+    assert b.config == a.config, "fine-tuning keeps the checkpoint's network"
+    changed = [
+        not torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    ]
+    assert any(changed), "fine-tuning moved the weights"
+    with pytest.raises(TalkfaceError, match="no such mouth-renderer checkpoint"):
+        train_mouth_renderer(data, tmp_path / "x.pt", init=tmp_path / "first.pt.missing")
