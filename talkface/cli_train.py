@@ -119,6 +119,21 @@ def add_train_parser(sub) -> None:
     tr.add_argument(
         "--init", type=Path, default=None, help="fine-tune this mouth_renderer.pt instead of starting afresh"
     )
+    # Loss and sampling knobs (training.mouth_renderer.TrainConfig; unset: its defaults, which
+    # reproduce the first shipped model).
+    tr.add_argument("--gan-weight", type=float, default=None, help="weight of the adversarial term")
+    tr.add_argument(
+        "--interior-weight", type=float, default=None, help="extra L1 weight inside the target's inner lips"
+    )
+    tr.add_argument(
+        "--closed-reference",
+        type=float,
+        default=None,
+        help="share of examples whose reference is one of the clip's most closed mouths",
+    )
+    tr.add_argument(
+        "--open-target", action="store_true", help="with a closed reference, the target is an open mouth"
+    )
 
 
 def _add_training_options(p: argparse.ArgumentParser, defaults: TrainingOptions) -> None:
@@ -166,7 +181,17 @@ def run_train(args: argparse.Namespace) -> None:
             args.cache.parent.mkdir(parents=True, exist_ok=True)
             crops = build_mouth_crops(args.data, args.cache)
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        train = TrainConfig(minutes=args.minutes, seed=args.seed)
+        knobs = {
+            "gan_weight": args.gan_weight,
+            "interior_weight": args.interior_weight,
+            "closed_reference": args.closed_reference,
+        }
+        train = TrainConfig(
+            minutes=args.minutes,
+            seed=args.seed,
+            open_target=args.open_target,
+            **{k: v for k, v in knobs.items() if v is not None},
+        )
         meta = train_mouth_renderer(crops, args.out, train=train, init=args.init)
         report = meta["held_out"]
         print(

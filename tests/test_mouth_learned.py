@@ -115,6 +115,8 @@ def test_training_writes_a_checkpoint_that_fine_tuning_continues(astronaut, tmp_
     first = tmp_path / "first.pt"
     meta = train_mouth_renderer(data, first, config, TrainConfig(max_steps=3, **quick), log=lambda _: None)
     assert meta["steps"] == 3 and meta["held_out_clips"] == ["b"] and "init" not in meta
+    hard = meta["held_out"]["closed reference, open target"]  # the closed-mouth photo case
+    assert np.isfinite(hard["model interior L1"]) and hard["real interior luma std"] >= 0
     tuned = tmp_path / "tuned.pt"
     meta = train_mouth_renderer(
         data, tuned, None, TrainConfig(max_steps=2, **quick), log=lambda _: None, init=first

@@ -17,7 +17,7 @@ masked crop's mean colour.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -57,6 +57,9 @@ class TrainConfig:
     # interior_weight 2.0, closed_reference 0.35 and gan_weight 0.04.
     closed_reference: float = 0.0
     closed_quantile: float = 0.25
+    # With a closed reference, the target is one of the clip's open mouths (inner-lip area above
+    # the median) instead of any: the hard case of a closed-mouth photo that must open.
+    open_target: bool = False
     holdout_every: int = 8  # every 8th speaker group (sorted) is held out
     seed: int = 0
     log_every: int = 50
@@ -97,6 +100,7 @@ class Batches:
         self.data, self.indices, self.model, self.train = data, indices, model, train
         self.by_clip: dict[int, np.ndarray] = {}
         self.closed_by_clip: dict[int, np.ndarray] = {}
+        self.open_by_clip: dict[int, np.ndarray] = {}
         area = np.abs([cv2.contourArea(poly) for poly in data.inner[indices]])
         for c in np.unique(data.clip[indices]):
             mine = data.clip[indices] == c
@@ -104,6 +108,7 @@ class Batches:
             self.closed_by_clip[int(c)] = indices[
                 mine & (area <= np.quantile(area[mine], train.closed_quantile))
             ]
+            self.open_by_clip[int(c)] = indices[mine & (area > np.median(area[mine]))]
 
     def example(
         self, i: int, rng: np.random.Generator, augment: bool
@@ -113,6 +118,9 @@ class Batches:
         closed = self.closed_by_clip[int(d.clip[i])]
         if self.train.closed_reference > 0 and len(closed) and rng.random() < self.train.closed_reference:
             same_ref = closed
+            opened = self.open_by_clip[int(d.clip[i])]
+            if self.train.open_target and len(opened):
+                i = int(rng.choice(opened))
         else:
             same_ref = same
         j = int(rng.choice(same_ref)) if len(same_ref) > 1 else i
@@ -176,13 +184,28 @@ def held_out_metrics(model: MouthRenderer, batches: Batches, n: int = 256, seed:
         preds = torch.cat([model(x[k : k + 32]) for k in range(0, len(x), 32)])
     reference = x[:, 7:10]
     keep = x[:, 0:3]
+    interior = x[:, 6:7] * m  # the filled inner-lip polygon of the sketch
     mean = (keep.sum((2, 3), keepdim=True) / ((1 - m).sum((2, 3), keepdim=True) + 1e-6)).expand_as(t)
     out = {}
     for name, p in (("model", preds), ("reference", reference), ("mean colour", mean)):
         err = ((p - t) ** 2 * m).sum() / (m.sum() * 3)
         out[f"{name} L1"] = float(masked_l1(p, t, m)) * 255
         out[f"{name} PSNR"] = float(10 * torch.log10(1 / err))
+        out[f"{name} interior L1"] = float(masked_l1(p, t, interior)) * 255
+    luma = torch.tensor([0.299, 0.587, 0.114])[None, :, None, None]
+    for name, p in (("model", preds), ("real", t)):
+        y = (p * luma).sum(1, keepdim=True) * 255
+        inside = interior > 0.5
+        out[f"{name} interior luma std"] = float(y[inside].std()) if inside.any() else 0.0
     return out
+
+
+def hard_held_out(
+    data: MouthCrops, held_idx: np.ndarray, config: MouthRendererConfig, train: TrainConfig
+) -> Batches:
+    """Held-out examples of the hard case: a closed reference and an open target (a closed-mouth
+    photo that must open), whatever the training mix."""
+    return Batches(data, held_idx, config, replace(train, closed_reference=1.0, open_target=True))
 
 
 def train_mouth_renderer(
@@ -214,6 +237,7 @@ def train_mouth_renderer(
         model = MouthRenderer(config)
     train_idx, held_idx = split(data, train.holdout_every)
     batches, held = Batches(data, train_idx, config, train), Batches(data, held_idx, config, train)
+    hard = hard_held_out(data, held_idx, config, train)
     disc = PatchDiscriminator()
     opt = torch.optim.Adam(model.parameters(), lr=train.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), lr=train.lr, betas=(0.5, 0.999))
@@ -247,6 +271,7 @@ def train_mouth_renderer(
         if step % train.log_every == 0:
             model.eval()
             metrics = held_out_metrics(model, held, n=64)
+            metrics["hard interior L1"] = held_out_metrics(model, hard, n=64)["model interior L1"]
             model.train()
             row = {
                 "step": step,
@@ -258,10 +283,12 @@ def train_mouth_renderer(
             log(
                 f"step {step} ({row['seconds']} s): train L1 {row['l1']:.2f}, held-out L1 "
                 f"{metrics['model L1']:.2f} (reference {metrics['reference L1']:.2f}), "
-                f"PSNR {metrics['model PSNR']:.2f}"
+                f"PSNR {metrics['model PSNR']:.2f}; closed reference, open target: interior L1 "
+                f"{metrics['hard interior L1']:.2f}"
             )
     model.eval()
     report = held_out_metrics(model, held, n=512)
+    report["closed reference, open target"] = held_out_metrics(model, hard, n=512)
     meta = {
         "steps": step,
         "minutes": round((time.perf_counter() - start) / 60, 1),
