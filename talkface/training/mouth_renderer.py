@@ -166,6 +166,12 @@ def masked_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> t
     return ((pred - target).abs() * mask).sum() / (mask.sum() * pred.shape[1] + 1e-6)
 
 
+def interior_mask(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``(B, 1, H, W)`` float32: the sketch's filled inner-lip polygon (input channel 6, the
+    target's opening) within ``mask``."""
+    return x[:, 6:7] * mask
+
+
 def gradient_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     def grads(x):
         return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
@@ -184,7 +190,7 @@ def held_out_metrics(model: MouthRenderer, batches: Batches, n: int = 256, seed:
         preds = torch.cat([model(x[k : k + 32]) for k in range(0, len(x), 32)])
     reference = x[:, 7:10]
     keep = x[:, 0:3]
-    interior = x[:, 6:7] * m  # the filled inner-lip polygon of the sketch
+    interior = interior_mask(x, m)
     mean = (keep.sum((2, 3), keepdim=True) / ((1 - m).sum((2, 3), keepdim=True) + 1e-6)).expand_as(t)
     out = {}
     for name, p in (("model", preds), ("reference", reference), ("mean colour", mean)):
@@ -252,7 +258,7 @@ def train_mouth_renderer(
         comp = pred * m + t * (1 - m)
         loss_l1 = masked_l1(pred, t, m)
         loss_grad = gradient_l1(pred, t, m)
-        interior = x[:, 6:7] * m  # the filled inner-lip polygon of the sketch
+        interior = interior_mask(x, m)
         loss = loss_l1 + train.grad_weight * loss_grad + train.interior_weight * masked_l1(pred, t, interior)
         gan = (step >= train.gan_after or init is not None) and train.gan_weight > 0
         if gan:
