@@ -21,6 +21,15 @@ TEETH_SAMPLE_EVERY = 10  # open-mouth frames between teeth-colour samples
 # open mouth's interior has a median luma of 0.97x the skin's (0.64-1.49), and is warm.
 TEETH_LUMA_PER_SKIN = 1.2  # a little above the real median: lit front teeth read as white
 TEETH_TINT = np.array([1.12, 0.98, 0.86], np.float32)  # RGB over luma (luma 1.0)
+CAVITY_PER_LIP = 0.35  # the dark of the mouth behind the teeth, as a share of the lip colour
+TONGUE_PER_LIP = 0.6  # the tongue towards the lower lip
+TEETH_UNDER_LIP = 0.012  # IOD: the upper teeth start this far under the upper lip
+TEETH_BLUR = 0.006  # IOD: soft edge of the teeth
+INTERIOR_OVERLAP = 0.006  # IOD: how far the painted interior fades out over the inner lip line
+# (centre, depth) of the shadow between teeth, seen from the front, centres in IOD from the
+# midline: central incisors (8.5 mm of the ~63 mm IOD), laterals, canines; faint, not drawn lines.
+TOOTH_GAPS = ((0.0, 0.06), (0.135, 0.04), (0.22, 0.03))
+TOOTH_GAP_WIDTH = 0.005  # IOD
 _UP_OUT, _UP_IN_OF_OUT = np.array(L.UPPER_OUTER_MID), np.array(L.UPPER_INNER_OF_OUTER)
 _LO_OUT, _LO_IN_OF_OUT = np.array(L.LOWER_OUTER_MID), np.array(L.LOWER_INNER_OF_OUTER)
 
@@ -97,7 +106,8 @@ class MouthInterior:
 
         lip = lip_colour(frame, lm)
         skin = skin_colour(frame, lm)
-        cavity = lip * 0.2 + np.array([6, 1, 1], np.float32)
+        cavity = lip * CAVITY_PER_LIP
+        tongue = lip * TONGUE_PER_LIP
         teeth = self._teeth
         if teeth is None:  # a warm off-white as bright as real teeth are next to this face's skin
             skin_luma = float(skin @ np.array([0.299, 0.587, 0.114], np.float32))
@@ -114,42 +124,51 @@ class MouthInterior:
         prof = (1 - u * u) ** 0.5
         size = np.clip(aperture / 0.12, 0.0, 1.0)  # teeth show more as the mouth opens
         tooth_h = self.upper_teeth * iod * (0.4 + 0.6 * size)
-        upper_teeth = np.concatenate([upper, (upper + ey * tooth_h * prof)[::-1]])
+        # The upper teeth start under the upper lip (no cavity line between lip and teeth).
+        tucked = upper - ey * TEETH_UNDER_LIP * iod
+        upper_teeth = np.concatenate([tucked, (upper + ey * tooth_h * prof)[::-1]])
         size_lo = np.clip((aperture - 0.12) / 0.12, 0.0, 1.0)  # lower teeth only when well open
         lower_teeth = np.concatenate([lower, (lower - ey * self.lower_teeth * iod * prof * size_lo)[::-1]])
         m_in = poly_mask(inner)
-        # Everything but the upper-lip shadow depends on x only: computed on one row, broadcast.
         xs = np.arange(sh[1], dtype=np.float32)[None, :]
         ys = np.arange(sh[0], dtype=np.float32)[:, None]
         mid_x = float(inner[[0, n - 1], 0].mean())
         half_w = max(float(np.ptp(inner[:, 0])) / 2, 1.0)
         x_rel = (xs - mid_x) / half_w  # -1 .. 1 across the mouth
-        # Teeth fill the front of the mouth only; the corners stay dark (buccal corridor).
-        front = np.clip((0.85 - np.abs(x_rel)) / 0.25, 0, 1)
-        m_up = poly_mask(upper_teeth) * m_in * front
-        m_lo = poly_mask(lower_teeth) * m_in * np.clip((0.65 - np.abs(x_rel)) / 0.25, 0, 1)
-        # Upper-lip shadow at the top of the teeth, darker deeper in and towards the sides.
+        x_face = np.abs(xs - mid_x) / iod
+        # Teeth fill the front of the mouth only; the corners stay dark (buccal corridor), the
+        # teeth turning away into it are darker (canines) than the front ones.
+        front = np.clip((0.92 - np.abs(x_rel)) / 0.3, 0, 1) * np.clip((0.34 - x_face) / 0.08, 0, 1)
+        blur = max(0.7, TEETH_BLUR * iod)
+        m_up = cv2.GaussianBlur(poly_mask(upper_teeth), (0, 0), blur) * front
+        lower_front = np.clip((0.65 - np.abs(x_rel)) / 0.3, 0, 1)
+        m_lo = cv2.GaussianBlur(poly_mask(lower_teeth), (0, 0), blur) * lower_front
+        # Upper-lip shadow at the top of the teeth; the biting edge a little darker (translucent).
         order = np.argsort(upper[:, 0])
         lip_y = np.interp(xs[0], upper[order, 0], upper[order, 1]).astype(np.float32)
         depth = np.clip((ys - lip_y[None, :]) / max(tooth_h, 1.0), 0, 1)
-        shade = (0.9 + 0.1 * np.clip(depth / 0.25, 0, 1)) * (1 - 0.12 * depth) * (1 - 0.3 * x_rel**2)
-        # Gaps between incisors, laterals and canines (widths in IOD, seen from the front).
-        x_face = (xs - mid_x) / iod
+        edge = np.clip((depth - 0.7) / 0.3, 0, 1)
+        shade = (0.82 + 0.18 * np.clip(depth / 0.3, 0, 1)) * (1 - 0.12 * edge) * (1 - 0.35 * x_rel**2)
+        # Teeth by width seen from the front (IOD): central incisors, laterals set back, canines.
+        tooth = 1 - 0.08 * np.clip((x_face - 0.12) / 0.02, 0, 1) - 0.1 * np.clip((x_face - 0.2) / 0.03, 0, 1)
         gaps = np.zeros_like(xs)
-        for edge in (0.0, 0.085, 0.15, 0.205):
-            for sgn in (1,) if edge == 0 else (1, -1):
-                gaps = np.maximum(gaps, np.exp(-(((x_face - sgn * edge) / 0.0045) ** 2)))
-        shade = shade * (1 - 0.15 * gaps)
-        base = cavity * (0.6 + 0.4 * np.clip(1 - x_rel**2, 0, 1))[..., None]  # (1, w, 3)
-        m_soft = cv2.GaussianBlur(m_in, (0, 0), sigmaX=max(0.6, 0.004 * iod))
-        m = np.minimum(m_in, m_soft)
-        # Three blends: upper teeth (teeth * shade) over the cavity (base) with weight m_up, lower
-        # teeth (at 0.75 of that) over the result with 0.35 m_lo, the interior over the warped lips
-        # with m. Expanded into one weighted sum of sub, base and teeth (per-pixel weights computed
-        # in 2-D: a third of the passes over the colour patch).
+        for centre, strength in TOOTH_GAPS:
+            gaps = np.maximum(gaps, strength * np.exp(-(((x_face - centre) / TOOTH_GAP_WIDTH) ** 2)))
+        shade = shade * tooth * (1 - gaps)
+        # Behind the teeth: dark at the top, the tongue's red towards the lower lip.
+        order = np.argsort(lower[:, 0])
+        low_y = np.interp(xs[0], lower[order, 0], lower[order, 1]).astype(np.float32)
+        t = np.clip((ys - lip_y[None, :]) / np.maximum(low_y - lip_y, 1.0)[None, :], 0, 1) ** 2
+        corner = (0.55 + 0.45 * np.clip(1 - x_rel**2, 0, 1))[..., None]
+        base = (cavity + (tongue - cavity) * t[..., None]) * corner  # (h, w, 3)
+        # The interior reaches a little over the inner lip line, where the warp stretched the closed
+        # lips' seam (a dark rim otherwise), fading out within INTERIOR_OVERLAP.
+        m = np.clip(2 * cv2.GaussianBlur(m_in, (0, 0), sigmaX=max(0.6, INTERIOR_OVERLAP * iod)), 0, 1)
+        # Upper teeth (teeth * shade) over the cavity (base) with weight m_up, lower teeth (at 0.8)
+        # over the result with 0.35 m_lo, the interior over the warped lips with m.
         lo = 0.35 * m_lo
         w_base = (1 - m_up) * (1 - lo) * m
-        w_teeth = (m_up * (1 - lo) + 0.75 * lo) * shade * m
+        w_teeth = (m_up * (1 - lo) + 0.8 * lo) * shade * m
         sub *= (1 - m)[..., None]
         sub += base * w_base[..., None]
         sub += w_teeth[..., None] * teeth
