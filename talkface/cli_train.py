@@ -134,6 +134,13 @@ def add_train_parser(sub) -> None:
     tr.add_argument(
         "--open-target", action="store_true", help="with a closed reference, the target is an open mouth"
     )
+    tr.add_argument(
+        "--fill",
+        choices=("mouth", "interior"),
+        default="mouth",
+        help="what the network fills: the whole mouth region (lips and interior), or only the opening "
+        "between the lips (the interior renderer used to open a mouth never seen open)",
+    )
 
 
 def _add_training_options(p: argparse.ArgumentParser, defaults: TrainingOptions) -> None:
@@ -192,7 +199,12 @@ def run_train(args: argparse.Namespace) -> None:
             open_target=args.open_target,
             **{k: v for k, v in knobs.items() if v is not None},
         )
-        meta = train_mouth_renderer(crops, args.out, train=train, init=args.init)
+        config = None
+        if args.fill == "interior":
+            from talkface.models.mouth_renderer import INTERIOR_CONFIG
+
+            config = INTERIOR_CONFIG
+        meta = train_mouth_renderer(crops, args.out, config=config, train=train, init=args.init)
         report = meta["held_out"]
         print(
             f"wrote {args.out}: {meta['steps']} steps, held-out L1 {report['model L1']:.2f} levels "

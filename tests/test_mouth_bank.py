@@ -110,8 +110,9 @@ def test_paste_of_a_frames_own_mouth_reproduces_it_and_stays_in_the_ring(clip) -
 
 
 def test_engine_uses_the_bank_on_video_and_falls_back_without_open_mouths(clip) -> None:
-    """Video mode takes real mouths; where the mouth never opens, the learned renderer fills it
-    (and with ``--mouth bank`` the nearest, closed, entry is forced)."""
+    """Video mode takes real mouths; where the mouth never opens, the opening is painted (the
+    learned renderer has no interior to draw from a closed reference unless forced with
+    ``--mouth learned``; with ``--mouth bank`` the nearest, closed, entry is forced)."""
     speech = Speech(np.zeros(2 * SAMPLE_RATE, np.float32))
     n = 50
 
@@ -131,7 +132,12 @@ def test_engine_uses_the_bank_on_video_and_falls_back_without_open_mouths(clip) 
 
     closed = min(clip, key=lambda item: mouth_aperture(item[1]))[0]
     talking = [rgb for rgb, _ in clip[:n]]
-    cases = [(talking, "auto", "bank"), ([closed] * n, "auto", "learned"), ([closed] * n, "bank", "bank")]
+    cases = [
+        (talking, "auto", "bank"),
+        ([closed] * n, "auto", "painted"),
+        ([closed] * n, "learned", "learned"),
+        ([closed] * n, "bank", "bank"),
+    ]
     for frames, mouth, expected in cases:
         engine = WarpEngine(WarpOptions(motion="heuristic", mouth=mouth))
 
@@ -144,7 +150,7 @@ def test_engine_uses_the_bank_on_video_and_falls_back_without_open_mouths(clip) 
         choices = engine.renderer.choices
         assert sum(choices.values()) == n
         assert choices[expected] > n // 2, (mouth, choices)
-        if expected == "learned":
+        if expected in ("learned", "painted"):
             assert choices["bank"] == 0
 
 

@@ -23,6 +23,7 @@ from talkface.models.mouth_renderer import (
     lip_contours_in_crop,
     load_mouth_renderer,
     region_affine,
+    save_mouth_renderer,
 )
 from talkface.render.mouth_learned import MOUTH_RENDERER, LearnedMouth
 from talkface.training.mouth_data import MouthCrops
@@ -130,3 +131,32 @@ def test_training_writes_a_checkpoint_that_fine_tuning_continues(astronaut, tmp_
     assert any(changed), "fine-tuning moved the weights"
     with pytest.raises(TalkfaceError, match="no such mouth-renderer checkpoint"):
         train_mouth_renderer(data, tmp_path / "x.pt", init=tmp_path / "first.pt.missing")
+
+
+def test_an_opening_from_a_closed_reference_goes_to_the_interior_renderer(astronaut, tmp_path) -> None:
+    """The main network declines to open a mouth from a reference less open than
+    ``opening_reference`` (it would draw lips there); an interior renderer fills only the opening."""
+    rgb, lm = astronaut
+    iod = float(np.linalg.norm(lm[263] - lm[33]))
+    never_open = 1.0  # IOD: the astronaut's reference counts as closed
+    learned = LearnedMouth(opening_reference=never_open)
+    learned.observe(rgb, lm)
+    patch = rgb.copy()
+    assert not learned.fill(patch, lm, iod, interior_only=True) and np.array_equal(patch, rgb)
+    assert learned.fill(patch, lm, iod), "closing (the whole mouth redrawn) is still the main network's"
+
+    interior = tmp_path / "interior.pt"
+    save_mouth_renderer(MouthRenderer(MouthRendererConfig(channels=(8, 16), mask="interior")), interior)
+    learned = LearnedMouth(opening_reference=never_open, interior=interior, eager=True)
+    learned.observe(rgb, lm)
+    patch = rgb.copy()
+    assert learned.fill(patch, lm, iod, interior_only=True)
+    changed = np.argwhere((patch != rgb).any(2))
+    assert len(changed) > 50
+    inner = lm[[78, 308, 13, 14]]  # inner-lip corners, upper and lower middle
+    reach = 0.1 * iod  # the inner lips grown by 0.035 IOD and feathered inside that
+    (x0, y0), (x1, y1) = inner.min(0) - reach, inner.max(0) + reach
+    assert x0 <= changed[:, 1].min() and changed[:, 1].max() <= x1
+    assert y0 <= changed[:, 0].min() and changed[:, 0].max() <= y1
+    with pytest.raises(TalkfaceError, match="not an interior renderer"):
+        LearnedMouth(interior=MOUTH_RENDERER, eager=True)

@@ -16,7 +16,7 @@ from talkface.media.frame import I420Frame
 from talkface.motion import MOTION_SOURCES, motion_source
 from talkface.options import PAD_RANGE, EngineOptions, OptionError, option
 from talkface.render.mouth_bank import MAX_DISTANCE, MouthBank
-from talkface.render.mouth_learned import MOUTH_RENDERER, LearnedMouth
+from talkface.render.mouth_learned import MOUTH_RENDERER, OPENING_REFERENCE, LearnedMouth
 from talkface.render.warp import WarpRenderer
 
 # Target inner-lip aperture / IOD = mean + std x opening drive (z units over the speech frames).
@@ -73,6 +73,13 @@ class WarpOptions(EngineOptions):
         "the shipped talkface/weights/mouth_renderer.pt)",
         web=False,
     )
+    mouth_interior_model: Path | None = option(
+        None,
+        "weights of an interior renderer (from `talkface train mouth --fill interior`) that opens, with "
+        "--mouth auto, a mouth never seen open (a closed-mouth photo); none is shipped, and without one "
+        "such openings are painted",
+        web=False,
+    )
     pads: tuple[int, int, int, int] = option(
         (0, 0, 0, 0),
         "pixels by which the fixed outer ring of the warped lower face is pushed out (as Wav2Lip's "
@@ -84,6 +91,9 @@ class WarpOptions(EngineOptions):
     def check(self) -> None:
         if self.mouth_model is not None and self.mouth not in ("auto", "learned"):
             raise OptionError("mouth_model", f"mouth_model is for mouth auto or learned, not {self.mouth}")
+        if self.mouth_interior_model is not None and self.mouth != "auto":
+            problem = f"mouth_interior_model is for mouth auto, not {self.mouth}"
+            raise OptionError("mouth_interior_model", problem)
         if self.motion_model is not None and self.motion != "learned":
             raise OptionError("motion_model", f"motion_model is for motion learned, not {self.motion}")
 
@@ -108,7 +118,13 @@ class WarpEngine:
         ):
             # Loaded now, not on first use: a bad file fails before any work, and the peak memory
             # (torch and the network: +216 MiB) does not jump in the middle of a long video.
-            self.learned = LearnedMouth(options.mouth_model, eager=True)
+            auto = options.mouth == "auto"
+            self.learned = LearnedMouth(
+                options.mouth_model,
+                eager=True,
+                opening_reference=OPENING_REFERENCE if auto else 0.0,
+                interior=options.mouth_interior_model if auto else None,
+            )
         distance = MAX_DISTANCE if options.mouth == "auto" else float("inf")
         self.renderer = WarpRenderer(
             pads=options.pads, bank=self.bank, bank_distance=distance, learned=self.learned

@@ -40,8 +40,11 @@ class MouthRendererConfig:
         size: ``(width, height)`` pixels of the crop the network sees.
         region: ``(u0, v0, u1, v1)`` crop in the face frame, IOD about the mouth centre (v to the chin).
         channels: feature channels per U-Net level (each level halves the resolution).
-        mask_margin: IOD by which the mask extends beyond the target outer lip contour.
+        mask_margin: IOD by which the mask extends beyond the target lip contour it is made from.
         sketch_width: pixels of the sketch's contour lines.
+        mask: what the network fills: ``"mouth"``, the whole mouth region (the outer lips grown by
+            ``mask_margin``: lips and interior are redrawn), or ``"interior"``, only the opening
+            (the inner lips grown by ``mask_margin``: the lips around it stay, as when a mouth opens).
     """
 
     size: tuple[int, int] = (128, 96)
@@ -49,6 +52,7 @@ class MouthRendererConfig:
     channels: tuple[int, ...] = (16, 32, 64, 128, 160)
     mask_margin: float = 0.10
     sketch_width: int = 1
+    mask: str = "mouth"
 
     @property
     def px_per_iod(self) -> float:
@@ -57,6 +61,10 @@ class MouthRendererConfig:
     @property
     def in_channels(self) -> int:
         return 3 + 1 + 3 + 3  # masked frame, mask, sketch, reference
+
+
+# The interior renderer: fills only the opening between the lips (the inner lips grown by 0.035 IOD).
+INTERIOR_CONFIG = MouthRendererConfig(mask_margin=0.035, mask="interior")
 
 
 def _block(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
@@ -132,7 +140,8 @@ def draw_sketch(outer: np.ndarray, inner: np.ndarray, config: MouthRendererConfi
 
 
 def mouth_mask(outer: np.ndarray, margin_px: float, config: MouthRendererConfig) -> np.ndarray:
-    """``(H, W)`` float32 0/1 mask: the outer lip polygon grown by ``margin_px`` crop pixels."""
+    """``(H, W)`` float32 0/1 mask: a lip polygon (``(N, 2)`` crop pixels, the outer one for the
+    whole mouth) grown by ``margin_px`` crop pixels, then dilated by half of that."""
     w, h = config.size
     mask = np.zeros((h, w), np.uint8)
     grown = pushed_out(outer, outer.mean(0), margin_px)
@@ -140,6 +149,14 @@ def mouth_mask(outer: np.ndarray, margin_px: float, config: MouthRendererConfig)
     k = max(1, int(round(margin_px * 0.5)))
     mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
     return mask.astype(np.float32)
+
+
+def region_mask(
+    outer: np.ndarray, inner: np.ndarray, margin_px: float, config: MouthRendererConfig
+) -> np.ndarray:
+    """``(H, W)`` float32 0/1 mask of what the network fills (``config.mask``): the outer lip
+    polygon (``"mouth"``) or the inner one (``"interior"``), grown by ``margin_px`` crop pixels."""
+    return mouth_mask(inner if config.mask == "interior" else outer, margin_px, config)
 
 
 def network_input(

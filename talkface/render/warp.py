@@ -393,6 +393,7 @@ class WarpRenderer:
             if opening and source >= OWN_INTERIOR_APERTURE and self.bank is not None:
                 self.choices["own"] += 1
                 return
+            # False when it cannot: no reference yet, or an opening it has no interior for.
             if self.learned.fill(warped, dst_lm - off, iod, interior_only=opening):
                 self.choices["learned"] += 1
                 return

@@ -46,6 +46,9 @@ class TrainConfig:
     minutes: float = 35.0  # wall-clock budget
     max_steps: int = 100_000
     margin: tuple[float, float] = (0.07, 0.14)  # IOD: random mask margin beyond the outer lips
+    # IOD: the same beyond the inner lips, for a network that fills only the opening (config mask
+    # "interior"; its mask_margin, used at inference, should lie in this range).
+    interior_margin: tuple[float, float] = (0.02, 0.05)
     grad_weight: float = 1.0
     gan_weight: float = 0.02
     gan_after: int = 600  # steps of L1 only before the adversarial term starts
@@ -127,9 +130,13 @@ class Batches:
         k = int(rng.choice(same))
         crop, ref = d.crops[i], d.crops[j]
         outer, inner = d.outer[i], d.inner[i]
-        lo, hi = self.train.margin
-        margin = rng.uniform(lo, hi) * cfg.px_per_iod
-        mask = np.maximum(mouth_mask(outer, margin, cfg), mouth_mask(d.outer[k], margin, cfg))
+        if cfg.mask == "interior":  # only the opening: the lips around it are seen
+            lo, hi = self.train.interior_margin
+            mask = mouth_mask(inner, rng.uniform(lo, hi) * cfg.px_per_iod, cfg)
+        else:
+            lo, hi = self.train.margin
+            margin = rng.uniform(lo, hi) * cfg.px_per_iod
+            mask = np.maximum(mouth_mask(outer, margin, cfg), mouth_mask(d.outer[k], margin, cfg))
         if augment:
             w, h = cfg.size
             s = rng.uniform(0.95, 1.05)
