@@ -19,8 +19,9 @@ SEAM_APERTURE = 0.04  # IOD: below this target aperture the closed-mouth seam is
 TEETH_SAMPLE_EVERY = 10  # open-mouth frames between teeth-colour samples
 # Synthesized teeth before any real ones were seen. In 16 shared clips the brightest fifth of an
 # open mouth's interior has a median luma of 0.97x the skin's (0.64-1.49), and is warm.
-TEETH_LUMA_PER_SKIN = 1.2  # a little above the real median: lit front teeth read as white
+TEETH_LUMA_PER_SKIN = 0.97  # the real median
 TEETH_TINT = np.array([1.12, 0.98, 0.86], np.float32)  # RGB over luma (luma 1.0)
+TEETH_SKIN_CAST = 0.5  # share of the skin's own colour cast (the light's) in the teeth's tint
 CAVITY_PER_LIP = 0.35  # the dark of the mouth behind the teeth, as a share of the lip colour
 TONGUE_PER_LIP = 0.6  # the tongue towards the lower lip
 TEETH_UNDER_LIP = 0.012  # IOD: the upper teeth start this far under the upper lip
@@ -109,9 +110,11 @@ class MouthInterior:
         cavity = lip * CAVITY_PER_LIP
         tongue = lip * TONGUE_PER_LIP
         teeth = self._teeth
-        if teeth is None:  # a warm off-white as bright as real teeth are next to this face's skin
+        if teeth is None:  # an off-white as bright as real teeth are next to skin, in this light
             skin_luma = float(skin @ np.array([0.299, 0.587, 0.114], np.float32))
-            teeth = np.minimum(TEETH_TINT * TEETH_LUMA_PER_SKIN * skin_luma, 235.0)
+            cast = skin / max(skin_luma, 1.0)  # RGB over luma: the light's colour on this face
+            tint = TEETH_TINT + TEETH_SKIN_CAST * (cast - TEETH_TINT)
+            teeth = np.minimum(tint * TEETH_LUMA_PER_SKIN * skin_luma, 235.0)
 
         def poly_mask(poly: np.ndarray) -> np.ndarray:
             m = np.zeros(sh, np.uint8)

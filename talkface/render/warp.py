@@ -56,7 +56,7 @@ class WarpConfig:
     jaw_follow: float = 1.0  # chin displacement / lower-lip displacement
     ring_margin: float = 0.45  # distance of the fixed outer ring beyond the jaw line
     gap_exponent: float = 0.6  # inner-lip gap profile (1 - u^2)^e across the mouth
-    upper_teeth: float = 0.085  # height of visible upper teeth at full size
+    upper_teeth: float = 0.055  # height of visible upper teeth at full size
     lower_teeth: float = 0.045
     feather: float = 0.06  # soft edge of the paste-back mask
     pout: float = 0.02  # outer-lip outward shift at full rounding
