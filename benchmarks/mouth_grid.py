@@ -2,8 +2,8 @@
 
 Each row is one input; each group of three tiles is one moment: the real mouth, the warp engine
 with the painted interior (``--mouth painted``; until its revision of 2026-12-03 this was the
-engine before the mouth bank, bit for bit) and with the default (``--mouth auto``). Videos are re-
-driven with their own speech from their frames in reverse order (so the real frame at the same
+engine before the mouth bank, bit for bit) and with the default (``--mouth auto``). Videos are
+re-driven with their own speech from their frames in reverse order (so the real frame at the same
 moment is known and a pass-through cannot look right); portraits speak a shared speech file and
 their "real" tile is the portrait itself. The moments are the frames at the 10th, 40th, 70th and
 95th percentile of the real (for portraits: the rendered) inner-lip aperture. Each tile is cut
