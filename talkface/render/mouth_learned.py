@@ -96,11 +96,6 @@ class LearnedMouth:
         self._reference_aperture = aperture
         self.reference = {}
 
-    @property
-    def reference_aperture(self) -> float:
-        """Mean inner-lip gap (IOD) of the reference view; -1 before any was observed."""
-        return self._reference_aperture
-
     def _load(self) -> None:
         """Import torch and load the network (on first use: a video the bank covers never needs it)."""
         import torch

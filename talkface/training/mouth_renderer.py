@@ -32,6 +32,7 @@ from talkface.models.mouth_renderer import (
     load_mouth_renderer,
     mouth_mask,
     network_input,
+    region_mask,
     save_mouth_renderer,
 )
 from talkface.training.mouth_data import MouthCrops
@@ -132,7 +133,7 @@ class Batches:
         outer, inner = d.outer[i], d.inner[i]
         if cfg.mask == "interior":  # only the opening: the lips around it are seen
             lo, hi = self.train.interior_margin
-            mask = mouth_mask(inner, rng.uniform(lo, hi) * cfg.px_per_iod, cfg)
+            mask = region_mask(outer, inner, rng.uniform(lo, hi) * cfg.px_per_iod, cfg)
         else:
             lo, hi = self.train.margin
             margin = rng.uniform(lo, hi) * cfg.px_per_iod
