@@ -17,9 +17,12 @@ from talkface.face.landmarks import mouth_aperture, skin_colour
 TEETH_SAMPLE_APERTURE = 0.08  # source mouths at least this open (/IOD) show their teeth
 SEAM_APERTURE = 0.04  # IOD: below this target aperture the closed-mouth seam is drawn
 TEETH_SAMPLE_EVERY = 10  # open-mouth frames between teeth-colour samples
-# Synthesized teeth before any real ones were seen. In 16 shared clips the brightest fifth of an
-# open mouth's interior has a median luma of 0.97x the skin's (0.64-1.49), and is warm.
-TEETH_LUMA_PER_SKIN = 0.97  # the real median
+# Synthesized teeth before any real ones were seen: the brightest fifth of a real open mouth's
+# interior, as luma over the skin's, by inner-lip aperture (IOD). Medians over the 10,135 lower-face
+# crops of 67 shared clips (results/mouth/crops.npz, every third): a slightly parted mouth shows its
+# teeth in the upper lip's shadow, a wide one in the light. The median over all is 0.97; it is warm.
+TEETH_LUMA_APERTURE = (0.03, 0.05, 0.07, 0.09, 0.115, 0.15, 0.2)
+TEETH_LUMA_PER_SKIN = (0.69, 0.75, 0.86, 0.97, 1.06, 1.12, 1.16)
 TEETH_TINT = np.array([1.12, 0.98, 0.86], np.float32)  # RGB over luma (luma 1.0)
 TEETH_SKIN_CAST = 0.5  # share of the skin's own colour cast (the light's) in the teeth's tint
 CAVITY_PER_LIP = 0.35  # the dark of the mouth behind the teeth, as a share of the lip colour
@@ -27,6 +30,8 @@ TONGUE_PER_LIP = 0.6  # the tongue towards the lower lip
 TEETH_UNDER_LIP = 0.012  # IOD: the upper teeth start this far under the upper lip
 TEETH_BLUR = 0.006  # IOD: soft edge of the teeth
 INTERIOR_OVERLAP = 0.006  # IOD: how far the painted interior fades out over the inner lip line
+LIP_ROLL = 0.02  # IOD: the lips' inner faces, seen inside the opening (a soft rim, not a black edge)
+LIP_ROLL_SHADE = 0.6  # their colour, as a share of the lip colour
 # (centre, depth) of the shadow between teeth, seen from the front, centres in IOD from the
 # midline: central incisors (8.5 mm of the ~63 mm IOD), laterals, canines; faint, not drawn lines.
 TOOTH_GAPS = ((0.0, 0.06), (0.135, 0.04), (0.22, 0.03))
@@ -93,12 +98,15 @@ class MouthInterior:
         ey: np.ndarray,
         iod: float,
         aperture: float,
+        reads: float | None = None,
     ) -> None:
         """Synthesize cavity and teeth inside the destination inner-lip polygon (in place, uint8 patch).
 
         Only the polygon's bounding box is touched. Colours come from the frame itself: the cavity is
-        the lip colour darkened, the teeth a warm off-white as bright as the skin.
+        the lip colour darkened, the teeth a warm off-white as bright as a real mouth's teeth next to
+        the skin when that mouth reads ``reads`` open (IOD; default ``aperture``, the lips' parting).
         """
+        shown = aperture if reads is None else reads
         region = _interior_region(patch, inner, iod)
         if region is None:
             return
@@ -114,7 +122,11 @@ class MouthInterior:
             skin_luma = float(skin @ np.array([0.299, 0.587, 0.114], np.float32))
             cast = skin / max(skin_luma, 1.0)  # RGB over luma: the light's colour on this face
             tint = TEETH_TINT + TEETH_SKIN_CAST * (cast - TEETH_TINT)
-            teeth = np.minimum(tint * TEETH_LUMA_PER_SKIN * skin_luma, 235.0)
+            luma = np.interp(shown, TEETH_LUMA_APERTURE, TEETH_LUMA_PER_SKIN) * skin_luma
+            teeth = np.minimum(tint * luma, 235.0)
+        else:  # this face's teeth, seen at least TEETH_SAMPLE_APERTURE open: as much darker when less
+            seen = np.interp(TEETH_SAMPLE_APERTURE, TEETH_LUMA_APERTURE, TEETH_LUMA_PER_SKIN)
+            teeth = teeth * min(1.0, np.interp(shown, TEETH_LUMA_APERTURE, TEETH_LUMA_PER_SKIN) / seen)
 
         def poly_mask(poly: np.ndarray) -> np.ndarray:
             m = np.zeros(sh, np.uint8)
@@ -141,7 +153,7 @@ class MouthInterior:
         x_face = np.abs(xs - mid_x) / iod
         # Teeth fill the front of the mouth only; the corners stay dark (buccal corridor), the
         # teeth turning away into it are darker (canines) than the front ones.
-        front = np.clip((0.92 - np.abs(x_rel)) / 0.3, 0, 1) * np.clip((0.34 - x_face) / 0.08, 0, 1)
+        front = np.clip((0.97 - np.abs(x_rel)) / 0.25, 0, 1) * np.clip((0.34 - x_face) / 0.08, 0, 1)
         blur = max(0.7, TEETH_BLUR * iod)
         m_up = cv2.GaussianBlur(poly_mask(upper_teeth), (0, 0), blur) * front
         lower_front = np.clip((0.65 - np.abs(x_rel)) / 0.3, 0, 1)
@@ -162,8 +174,13 @@ class MouthInterior:
         order = np.argsort(lower[:, 0])
         low_y = np.interp(xs[0], lower[order, 0], lower[order, 1]).astype(np.float32)
         t = np.clip((ys - lip_y[None, :]) / np.maximum(low_y - lip_y, 1.0)[None, :], 0, 1) ** 2
-        corner = (0.55 + 0.45 * np.clip(1 - x_rel**2, 0, 1))[..., None]
+        corner = (0.7 + 0.3 * np.clip(1 - x_rel**2, 0, 1))[..., None]
         base = (cavity + (tongue - cavity) * t[..., None]) * corner  # (h, w, 3)
+        # The lips roll inwards into the mouth in their own shadow: next to the inner lip line the
+        # cavity is the lip colour darkened, not black (else a dark outline rings the opening).
+        inside = cv2.distanceTransform((m_in > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
+        rim = np.exp(-inside / max(0.5, LIP_ROLL * iod))[..., None]
+        base += (lip * LIP_ROLL_SHADE - base) * rim
         # The interior reaches a little over the inner lip line, where the warp stretched the closed
         # lips' seam (a dark rim otherwise), fading out within INTERIOR_OVERLAP.
         m = np.clip(2 * cv2.GaussianBlur(m_in, (0, 0), sigmaX=max(0.6, INTERIOR_OVERLAP * iod)), 0, 1)
