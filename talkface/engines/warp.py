@@ -98,6 +98,22 @@ class WarpOptions(EngineOptions):
             raise OptionError("motion_model", f"motion_model is for motion learned, not {self.motion}")
 
 
+class StillLandmarks:
+    """A landmark tracker for single images (``(H, W, 3)`` uint8 RGB -> ``(478, 2)`` float32 pixel
+    landmarks, or ``None``), started on first use: the warp renderer calibrates painted mouths
+    with it (:class:`~talkface.render.warp.PaintedCalibration`), once per video at most."""
+
+    def __init__(self) -> None:
+        self.tracker = None
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
+        if self.tracker is None:
+            from talkface.face.track import FaceTracker
+
+            self.tracker = FaceTracker(static=True)
+        return self.tracker(rgb).landmarks
+
+
 class WarpEngine:
     """Speech -> mouth shape (a :class:`~talkface.motion.MotionSource`) -> warp of the real lips,
     chin and jaw.
@@ -127,7 +143,11 @@ class WarpEngine:
             )
         distance = MAX_DISTANCE if options.mouth == "auto" else float("inf")
         self.renderer = WarpRenderer(
-            pads=options.pads, bank=self.bank, bank_distance=distance, learned=self.learned
+            pads=options.pads,
+            bank=self.bank,
+            bank_distance=distance,
+            learned=self.learned,
+            read_landmarks=StillLandmarks(),
         )
         self.rest_width: float | None = None
         self.source = motion_source(options.motion, options.motion_model)

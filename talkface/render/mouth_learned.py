@@ -110,6 +110,14 @@ class LearnedMouth:
                 problem = "not an interior renderer (its mask is the whole mouth)"
                 raise TalkfaceError(problem, self.interior_path)
 
+    def declines(self, interior_only: bool = False) -> bool:
+        """Whether :meth:`fill` would draw nothing (same arguments): no reference observed yet, or an
+        opening from a reference less open than ``opening_reference`` without an interior renderer."""
+        if self._reference_frame is None:
+            return True
+        blind = interior_only and self._reference_aperture < self.opening_reference
+        return blind and self.interior_path is None
+
     def fill(self, patch: np.ndarray, dst_lm: np.ndarray, iod: float, interior_only: bool = False) -> bool:
         """Render the mouth for target landmarks into ``patch`` in place.
 
@@ -125,11 +133,9 @@ class LearnedMouth:
             ``False`` (nothing drawn) before any reference was observed, or for an opening from a
             reference less open than ``opening_reference`` without an interior renderer.
         """
-        if self._reference_frame is None:
+        if self.declines(interior_only):
             return False
         blind = interior_only and self._reference_aperture < self.opening_reference
-        if blind and self.interior_path is None:
-            return False
         if self.model is None:
             self._load()
         from talkface.models.mouth_renderer import (

@@ -13,6 +13,7 @@ independent of it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -20,12 +21,19 @@ import numpy as np
 
 from talkface.face import landmarks as L
 from talkface.face.canonical import face_frame
-from talkface.face.landmarks import SKIN_POINTS, mouth_aperture
+from talkface.face.landmarks import SKIN_POINTS, mouth_aperture, mouth_width
 from talkface.face.paste import feathered_mask, paste_back
 from talkface.media.frame import Box, I420Frame
-from talkface.render.mouth_bank import BANK_SEAM_APERTURE, MouthBank, mesh_points, shape_descriptor, to_face
+from talkface.render.mouth_bank import (
+    BANK_SEAM_APERTURE,
+    BankEntry,
+    MouthBank,
+    mesh_points,
+    shape_descriptor,
+    to_face,
+)
 from talkface.render.mouth_interior import MouthInterior, interior_margin, paint_seam
-from talkface.render.mouth_learned import LearnedMouth
+from talkface.render.mouth_learned import OPENING_REFERENCE, LearnedMouth
 
 
 def delaunay(points: np.ndarray) -> np.ndarray:
@@ -61,6 +69,7 @@ class WarpConfig:
     feather: float = 0.06  # soft edge of the paste-back mask
     pout: float = 0.02  # outer-lip outward shift at full rounding
     lip_inset: float = 0.03  # how far outside the inner-lip landmarks the lips are sampled
+    seam_inset: float = 0.015  # ... when parting (nearly) closed lips: half their dark seam
     smooth: float = 0.06  # blur of the displacement field outside the lips (no creases)
 
 
@@ -69,6 +78,14 @@ class WarpConfig:
 # interior, stretched, when opening further.
 CLOSING_MARGIN = 0.01
 OWN_INTERIOR_APERTURE = 0.06
+# Painted teeth and cavity between lips parted from a closed mouth read, to a landmark tracker (and
+# to the eye), wider than the lips part: by a median 0.035 IOD over the first frames of the 27
+# shared clips that start closed, 0.01-0.04 on the shared portraits. So the painted mouth is
+# calibrated for each face (:class:`PaintedCalibration`): rendered with the lips parted by each of
+# CALIBRATION_PARTED (IOD) and read back by the tracker, whose units the motion targets are in.
+CALIBRATION_PARTED = (0.0, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.13, 0.16, 0.2, 0.25)
+CALIBRATION_READ_SIZE = 640  # pixels: larger renders are shrunk to this before they are read
+FACE_BOX_MARGIN = 0.5  # the face crop a tracker reads the calibration renders in (share of its size)
 MAP_NODES_PER_IOD = 100  # warp-map grid resolution: one node per IOD / 100 pixels (at most 3)
 _UP, _LO = np.array(L.UPPER_INNER), np.array(L.LOWER_INNER)
 # Outer-lip points (corners excluded) and the inner-lip point each one follows.
@@ -91,6 +108,77 @@ _INNER_POLY_ROWS = np.array([_INDEX[p] for p in L.UPPER_INNER + L.LOWER_INNER[::
 _OUTER_POLY_ROWS = np.array([_INDEX[p] for p in L.UPPER_OUTER + L.LOWER_OUTER[::-1]])
 
 
+def face_box(lm: np.ndarray, shape: tuple[int, ...]) -> Box:
+    """``(x0, y0, x1, y1)`` pixel box around the face of ``(478, 2)`` landmarks ``lm``, grown by
+    :data:`FACE_BOX_MARGIN` of its size on each side (a tracker finds the face in it), clipped to
+    a frame of ``shape`` ``(H, W, ...)``."""
+    lo, hi = lm.min(0), lm.max(0)
+    grow = FACE_BOX_MARGIN * (hi - lo)
+    (x0, y0), (x1, y1) = np.floor(lo - grow).astype(int), np.ceil(hi + grow).astype(int)
+    return max(int(x0), 0), max(int(y0), 0), min(int(x1), shape[1]), min(int(y1), shape[0])
+
+
+class PaintedCalibration:
+    """How far to part a face's lips (IOD) for its painted mouth to read a target aperture.
+
+    Args:
+        parted: ``(k,)`` float lip partings (IOD) the face was rendered at, increasing.
+        reads: ``(k,)`` float inner-lip apertures (IOD) a tracker read on those renders
+            (made non-decreasing here).
+
+    :meth:`parting` inverts the reading by interpolation, and beyond the last point keeps its offset.
+    The identity map (``PaintedCalibration.identity()``) parts the lips by the target.
+    """
+
+    def __init__(self, parted: np.ndarray, reads: np.ndarray) -> None:
+        self.parted = np.asarray(parted, np.float64)
+        self.reads = np.maximum.accumulate(np.asarray(reads, np.float64))
+
+    @classmethod
+    def identity(cls) -> PaintedCalibration:
+        """No correction."""
+        return cls(np.array([0.0, 1.0]), np.array([0.0, 1.0]))
+
+    @classmethod
+    def measure(
+        cls,
+        renderer: WarpRenderer,
+        rgb: np.ndarray,
+        lm: np.ndarray,
+        read: Callable[[np.ndarray], np.ndarray | None],
+    ) -> PaintedCalibration:
+        """Render ``rgb`` (``(H, W, 3)`` uint8, the whole face; ``(478, 2)`` pixel landmarks ``lm``)
+        with a painted mouth parted by each of :data:`CALIBRATION_PARTED` (``renderer``'s mesh
+        settings, no bank or learned renderer) and read each back with ``read`` (an RGB image ->
+        ``(478, 2)`` landmarks, or ``None`` when it finds no face). Identity if under three reads."""
+        painter = WarpRenderer(renderer.config, renderer.pads)
+        width = float(mouth_width(lm))
+        parted, reads = [], []
+        for p in CALIBRATION_PARTED:
+            out, _ = painter.render(rgb, lm, p, width, want_mask=False)
+            scale = CALIBRATION_READ_SIZE / max(out.shape[:2])
+            if scale < 1:  # the tracker reads a face at under 256 pixels anyway; apertures are in IOD
+                out = cv2.resize(out, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            found = read(out)
+            if found is not None:
+                parted.append(p)
+                reads.append(float(mouth_aperture(found)))
+        if len(parted) < 3:
+            return cls.identity()
+        return cls(np.array(parted), np.array(reads))
+
+    def parting(self, aperture: float, source: float) -> float:
+        """The lip parting (IOD) at which the painted mouth reads ``aperture``, for a frame whose own
+        mouth is ``source`` open: fully corrected for a closed mouth, not at all from
+        :data:`~talkface.render.mouth_learned.OPENING_REFERENCE` on (its own interior shows)."""
+        closed = float(np.clip(1 - source / OPENING_REFERENCE, 0, 1))
+        if aperture <= self.reads[-1]:
+            parted = float(np.interp(aperture, self.reads, self.parted))
+        else:
+            parted = aperture - float(self.reads[-1] - self.parted[-1])
+        return max(0.0, aperture + closed * (parted - aperture))
+
+
 class WarpRenderer:
     """Render target mouth shapes onto real frames by warping a landmark mesh.
 
@@ -105,6 +193,9 @@ class WarpRenderer:
             always the nearest entry); beyond it ``learned`` fills the mouth, or it is painted.
         learned: the learned mouth renderer
             (:class:`~talkface.render.mouth_learned.LearnedMouth`) for shapes the bank lacks.
+        read_landmarks: a landmark tracker (an RGB image -> ``(478, 2)`` pixel landmarks, or
+            ``None``) to calibrate painted openings with (:class:`PaintedCalibration`), on the first
+            frame that needs one; ``None``: painted mouths part the lips by the target.
 
     Use :meth:`render` per frame. The mesh connectivity is fixed on the first face seen (so it does
     not flip from frame to frame).
@@ -117,8 +208,11 @@ class WarpRenderer:
         bank: MouthBank | None = None,
         bank_distance: float = float("inf"),
         learned: LearnedMouth | None = None,
+        read_landmarks: Callable[[np.ndarray], np.ndarray | None] | None = None,
     ) -> None:
         self.config = config or WarpConfig()
+        self.read_landmarks = read_landmarks
+        self.calibration: PaintedCalibration | None = None  # measured on the first painted opening
         self.pads = pads
         self.bank = bank
         self.bank_distance = bank_distance
@@ -210,8 +304,12 @@ class WarpRenderer:
         # Sample the lips from slightly outside the detected inner contour where the source mouth is
         # open: the landmarks sit a pixel or two inside the teeth, and those edge pixels would
         # otherwise stay on the lip line when a mouth is closed. They fall in the interior instead.
+        # Where (nearly) closed lips part, the dark seam between them would likewise stay on both
+        # lips' edges, a dark rim around the opening that reads (to a viewer and to a landmark
+        # tracker) as a mouth twice as open: sample the lips from outside it, by as much as they part.
         gap = fy[_LO[_MID]] - fy[_UP[_MID]]
-        inset = np.minimum(cfg.lip_inset * iod, 0.5 * np.clip(gap, 0, None))
+        seam = np.minimum(cfg.seam_inset * iod, np.clip(delta[_MID], 0, None))
+        inset = np.minimum(cfg.lip_inset * iod, np.maximum(0.5 * np.clip(gap, 0, None), seam))
         src[_INNER_UP_ROWS] -= inset[:, None] * ey
         src[_INNER_LO_ROWS] += inset[:, None] * ey
         return src, dst
@@ -245,7 +343,10 @@ class WarpRenderer:
             that may differ from ``frame`` (everything else is bit-identical), or ``None``.
         """
         out = frame if inplace else frame.copy()
-        drawn = self._render(out, lm, aperture, width, rounding, index)
+        box = face_box(lm, frame.shape)
+        offset = np.array(box[:2], np.float32)
+        face = lambda: (frame[box[1] : box[3], box[0] : box[2]], lm - offset)  # noqa: E731
+        drawn = self._render(out, lm, aperture, width, rounding, index, face)
         mask = np.zeros(frame.shape[:2], bool) if want_mask else None
         if drawn is not None:
             x0, y0, patch, alpha = drawn
@@ -261,9 +362,11 @@ class WarpRenderer:
         aperture: float,
         width: float,
         rounding: float,
-        index: int | None = None,
+        index: int | None,
+        face_image: Callable[[], tuple[np.ndarray, np.ndarray]],
     ) -> tuple[int, int, np.ndarray, np.ndarray] | None:
-        """The rendered patch of ``frame`` for the target shape (arguments as :meth:`render`).
+        """The rendered patch of ``frame`` for the target shape (arguments as :meth:`render`;
+        ``face_image()`` gives the whole face, RGB with its landmarks, for :class:`PaintedCalibration`).
 
         Returns:
             ``(x0, y0, patch, alpha)``: the patch's top-left corner in pixels, its ``(h, w, 3)``
@@ -272,7 +375,18 @@ class WarpRenderer:
         """
         self._ensure_topology(lm)
         h, w = frame.shape[:2]
-        src, dst = self.target_points(lm, max(aperture, 0.0), width, float(np.clip(rounding, 0, 1)))
+        aperture, rounding = max(aperture, 0.0), float(np.clip(rounding, 0, 1))
+        src, dst = self.target_points(lm, aperture, width, rounding)
+        source = self._mouth_source(lm, dst, aperture, index)
+        drawn = aperture
+        own = float(mouth_aperture(lm))
+        if source == "painted" and own < OPENING_REFERENCE and self.read_landmarks is not None:
+            if self.calibration is None:
+                rgb, face_lm = face_image()
+                self.calibration = PaintedCalibration.measure(self, rgb, face_lm, self.read_landmarks)
+            drawn = self.calibration.parting(aperture, own)
+            if drawn != aperture:
+                src, dst = self.target_points(lm, drawn, width, rounding)
         _, _, ey, iod = face_frame(lm)
         inner = dst[_INNER_POLY_ROWS]
         # Only triangles with a moving corner change pixels (a still triangle maps each pixel onto
@@ -348,14 +462,43 @@ class WarpRenderer:
         map_y += np.arange(y0, y1, dtype=np.float32)[:, None]
         warped = cv2.remap(frame, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
-        self._fill_mouth(warped, frame, lm, dst, off, inner, ey, iod, aperture, index)
+        self._fill_mouth(source, warped, frame, lm, dst, off, inner, ey, iod, drawn, aperture)
 
         hull = cv2.convexHull(src - off)
         alpha = feathered_mask(hull.reshape(-1, 2), (ph, pw), self.config.feather * iod)
         return x0, y0, warped, alpha
 
+    def _mouth_source(
+        self, lm: np.ndarray, dst: np.ndarray, aperture: float, index: int | None
+    ) -> str | BankEntry:
+        """What fills the mouth for this frame's target (mesh points ``dst``): a real mouth from the
+        bank (its :class:`~talkface.render.mouth_bank.BankEntry`), ``"own"`` (the frame's own mouth,
+        warped), ``"learned"`` (the learned renderer) or ``"painted"``. Called once per frame: the
+        bank's temporal coherence counts the choices."""
+        dst_lm = lm.copy()
+        dst_lm[_HANDLES] = dst[: len(_HANDLES)]
+        if self.bank is not None and index is not None:
+            target = shape_descriptor(mesh_points(to_face(dst_lm, lm), 1.0))
+            own = shape_descriptor(mesh_points(to_face(lm, lm), 1.0))
+            choice = self.bank.choose(target, index, own, self.bank_distance)
+            if choice is not None:
+                return choice
+        if self.learned is not None:
+            # Opening: the frame's own real lips (warped) stay. If its mouth is open already, its own
+            # interior stretched beats an invented one; else the learned interior goes between them.
+            # Closing: the learned renderer redraws the lips, which the warp squeezed.
+            source = float(mouth_aperture(lm))
+            opening = aperture >= source - CLOSING_MARGIN
+            if opening and source >= OWN_INTERIOR_APERTURE and self.bank is not None:
+                return "own"
+            # It declines with no reference yet, or an opening it has no interior for.
+            if not self.learned.declines(interior_only=opening):
+                return "learned"
+        return "painted"
+
     def _fill_mouth(
         self,
+        source: str | BankEntry,
         warped: np.ndarray,
         frame: np.ndarray,
         lm: np.ndarray,
@@ -365,40 +508,29 @@ class WarpRenderer:
         ey: np.ndarray,
         iod: float,
         aperture: float,
-        index: int | None,
+        reads: float,
     ) -> None:
-        """Where the lips part: a real mouth from the bank, the frame's own (warped) mouth when it
-        already has the target shape, the learned renderer's, or the painted interior."""
+        """Fill the mouth where the lips part from ``source`` (:meth:`_mouth_source`): a real mouth from
+        the bank, the frame's own (warped) mouth, the learned renderer's, or the painted interior.
+        ``aperture``: the lips' target opening (IOD); ``reads``: the opening the mouth must look like
+        (the painted interior's teeth are as bright as a real mouth's that open)."""
         self.interior.learn_teeth_colour(frame, lm)
         dst_lm = lm.copy()
         dst_lm[_HANDLES] = dst[: len(_HANDLES)]
-        if self.bank is not None and index is not None:
-            target = shape_descriptor(mesh_points(to_face(dst_lm, lm), 1.0))
-            own = shape_descriptor(mesh_points(to_face(lm, lm), 1.0))
-            choice = self.bank.choose(target, index, own, self.bank_distance)
-            if choice == "own":
-                self.choices["own"] += 1
-                return
-            if choice is not None:
-                self.bank.paste(choice, warped, dst_lm - off, iod)
-                paint_seam(warped, frame, lm, inner, iod, aperture, BANK_SEAM_APERTURE)
-                self.choices["bank"] += 1
-                return
-        if self.learned is not None:
-            # Opening: the frame's own real lips (warped) stay. If its mouth is open already, its own
-            # interior stretched beats an invented one; else the learned interior goes between them.
-            # Closing: the learned renderer redraws the lips, which the warp squeezed.
-            source = float(mouth_aperture(lm))
-            opening = aperture >= source - CLOSING_MARGIN
-            if opening and source >= OWN_INTERIOR_APERTURE and self.bank is not None:
-                self.choices["own"] += 1
-                return
-            # False when it cannot: no reference yet, or an opening it has no interior for.
-            if self.learned.fill(warped, dst_lm - off, iod, interior_only=opening):
-                self.choices["learned"] += 1
-                return
+        if isinstance(source, BankEntry):
+            self.bank.paste(source, warped, dst_lm - off, iod)
+            paint_seam(warped, frame, lm, inner, iod, aperture, BANK_SEAM_APERTURE)
+            self.choices["bank"] += 1
+            return
+        if source == "own":
+            self.choices["own"] += 1
+            return
+        opening = aperture >= float(mouth_aperture(lm)) - CLOSING_MARGIN
+        if source == "learned" and self.learned.fill(warped, dst_lm - off, iod, interior_only=opening):
+            self.choices["learned"] += 1
+            return
         self.choices["painted"] += 1
-        self.interior.paint(warped, frame, lm, inner, ey, iod, aperture)
+        self.interior.paint(warped, frame, lm, inner, ey, iod, aperture, reads)
 
     def footprint(self, lm: np.ndarray) -> Box:
         """``(x0, y0, x1, y1)`` pixel box holding every pixel :meth:`render` reads or writes for
@@ -428,7 +560,13 @@ class WarpRenderer:
         rgb, (bx0, by0, _, _) = frame.rgb(self.footprint(lm))
         if rgb.size == 0:
             return
-        drawn = self._render(rgb, lm - np.array([bx0, by0], np.float32), aperture, width, rounding, index)
+
+        def face() -> tuple[np.ndarray, np.ndarray]:
+            crop, (fx0, fy0, _, _) = frame.rgb(face_box(lm, frame.shape))
+            return crop, lm - np.array([fx0, fy0], np.float32)
+
+        local = lm - np.array([bx0, by0], np.float32)
+        drawn = self._render(rgb, local, aperture, width, rounding, index, face)
         if drawn is not None:
             x0, y0, patch, alpha = drawn  # in the footprint's pixels
             frame.blend_rgb(bx0 + x0, by0 + y0, patch, alpha)
