@@ -60,10 +60,10 @@ def phone_labels(samples: np.ndarray) -> np.ndarray:
         ``(n // 160 + 1,)`` int64 indices into :data:`PHONES` (0, silence, where nothing was
         recognised).
     """
-    return _decode(b"".join(_pcm16(samples)))
+    return _decode(b"".join(pcm16(samples)))
 
 
-def _n_labels(n_samples: int) -> int:
+def n_phone_labels(n_samples: int) -> int:
     """Number of 10 ms label frames for ``n_samples`` samples at 16 kHz."""
     return n_samples * PHONE_FRAMES_PER_SECOND // SAMPLE_RATE + 1
 
@@ -71,7 +71,7 @@ def _n_labels(n_samples: int) -> int:
 PCM_CHUNK = SAMPLE_RATE * 10  # samples converted to 16-bit PCM at a time (no full-length copies)
 
 
-def _pcm16(samples: np.ndarray) -> Iterator[bytes]:
+def pcm16(samples: np.ndarray) -> Iterator[bytes]:
     """``samples`` as 16-bit PCM bytes, :data:`PCM_CHUNK` samples at a time."""
     for start in range(0, len(samples), PCM_CHUNK):
         chunk = np.clip(samples[start : start + PCM_CHUNK], -1.0, 1.0) * 32767
@@ -84,7 +84,7 @@ def _decode(pcm: bytes) -> np.ndarray:
     decoder.start_utt()
     decoder.process_raw(pcm, full_utt=True)
     decoder.end_utt()
-    labels = np.zeros(_n_labels(len(pcm) // 2), np.int64)
+    labels = np.zeros(n_phone_labels(len(pcm) // 2), np.int64)
     index = {p: i for i, p in enumerate(PHONES)}
     for seg in decoder.seg():
         if seg.word in index:
@@ -115,11 +115,11 @@ def start_phone_labels(samples: np.ndarray) -> Callable[[], np.ndarray]:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
             ) as proc:
-                for chunk in _pcm16(samples):  # streamed: the helper reads all before it answers
+                for chunk in pcm16(samples):  # streamed: the helper reads all before it answers
                     proc.stdin.write(chunk)
                 proc.stdin.close()
                 labels = np.frombuffer(proc.stdout.read(), np.int8).astype(np.int64)
-                if proc.wait(timeout=600) == 0 and len(labels) == _n_labels(len(samples)):
+                if proc.wait(timeout=600) == 0 and len(labels) == n_phone_labels(len(samples)):
                     out["labels"] = labels
         except (OSError, subprocess.SubprocessError):
             pass

@@ -1,0 +1,42 @@
+"""English phones by forced alignment of a transcript (speech/alignment.py), on real speech."""
+
+from __future__ import annotations
+
+import numpy as np
+from conftest import data_file
+
+from talkface.media.audio import load_audio
+from talkface.speech.alignment import aligned_phone_labels, spoken_words
+from talkface.speech.phones import PHONE_FRAMES_PER_SECOND, PHONES, phone_labels
+from talkface.speech.whisper import Whisper
+
+
+def _runs(labels: np.ndarray) -> list[str]:
+    """The phones in order, one per run, silence left out."""
+    cut = np.flatnonzero(np.diff(labels)) + 1
+    return [PHONES[run[0]] for run in np.split(labels, cut) if run[0] != 0]
+
+
+def test_spoken_words() -> None:
+    assert spoken_words("Set blue with E5, now!") == ["set", "blue", "with", "e", "five", "now"]
+    assert spoken_words("in 2024 it's 15") == ["in", "two", "thousand", "twenty", "four", "it's", "fifteen"]
+
+
+def test_a_grid_sentence_aligns_to_its_phones_in_order_and_time() -> None:
+    samples = load_audio(data_file("video/grid_sbwe5n.mpg"))
+    _, words = Whisper().transcribe(samples)  # "set blue with E5 now"
+    labels = aligned_phone_labels(samples, [w.text for w in words])
+    assert labels is not None and labels.shape == phone_labels(samples).shape
+    assert _runs(labels) == "S EH T B L UW W IH DH IY F AY V N AW".split()
+    # The speaker starts after 0.4 s of silence (the mouth opens at frame 11 of 25 fps), which
+    # Whisper's word times miss (it starts "set" at 0.0 s).
+    onset = np.flatnonzero(labels)[0] / PHONE_FRAMES_PER_SECOND
+    assert 0.3 < onset < 0.55
+
+
+def test_words_outside_the_dictionary_are_left_out_and_no_words_give_none() -> None:
+    samples = load_audio(data_file("video/grid_sbwe5n.mpg"))
+    labels = aligned_phone_labels(samples, ["set", "blue", "qzxvbn", "with", "e", "five", "now"])
+    assert labels is not None and _runs(labels)[:6] == "S EH T B L UW".split()
+    assert aligned_phone_labels(samples, ["qzxvbn"]) is None
+    assert aligned_phone_labels(samples, []) is None
