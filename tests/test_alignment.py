@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from conftest import data_file
 
 from talkface.media.audio import load_audio
-from talkface.speech.alignment import aligned_phone_labels, spoken_words
+from talkface.speech.alignment import aligned_phone_labels, cmu_phone, spoken_words, transcript_phone_labels
 from talkface.speech.phones import PHONE_FRAMES_PER_SECOND, PHONES, phone_labels
 from talkface.speech.whisper import Whisper
 
@@ -40,3 +41,26 @@ def test_words_outside_the_dictionary_are_left_out_and_no_words_give_none() -> N
     assert labels is not None and _runs(labels)[:6] == "S EH T B L UW".split()
     assert aligned_phone_labels(samples, ["qzxvbn"]) is None
     assert aligned_phone_labels(samples, []) is None
+
+
+@pytest.mark.parametrize(
+    "name, language", [("de_dreamtalk_German1.wav", "de"), ("zh_musetalk_sun.wav", "zh")]
+)
+def test_german_and_mandarin_speech_give_phones_timed_in_the_words(name: str, language: str) -> None:
+    samples = load_audio(data_file(f"audio/{name}"))
+    detected, words = Whisper().transcribe(samples)
+    assert detected == language and len(words) >= 5
+    labels, way = transcript_phone_labels(samples, words, detected)
+    assert way == "espeak" and labels.shape == phone_labels(samples).shape
+    assert len(set(_runs(labels))) >= 12
+    # Phones lie inside the words' times, silence outside them.
+    inside = np.zeros(len(labels), bool)
+    for w in words:
+        inside[round(w.start * PHONE_FRAMES_PER_SECOND) : round(w.end * PHONE_FRAMES_PER_SECOND) + 1] = True
+    assert not labels[~inside].any() and (labels[inside] > 0).mean() > 0.9
+
+
+def test_the_phone_map_covers_espeak_mnemonics() -> None:
+    assert [cmu_phone(m) for m in ("'u:", "tS;", "s.", "'Au", "y:", "t_s\\", "_:")] == [
+        "UW", "CH", "SH", "AW", "UW", "CH", "SIL"
+    ]  # fmt: skip

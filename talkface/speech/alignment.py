@@ -1,4 +1,5 @@
-"""English phones by forced alignment of a known transcript (pocketsphinx, its bundled en-us model).
+"""Phones timed from a transcript: English by forced alignment (pocketsphinx's bundled en-us model),
+other languages by espeak-ng's phonemes of each recognised word, timed within the word.
 
 Free phone recognition (:mod:`talkface.speech.phones`) guesses every phone from the sound alone.
 Given the words (from Whisper, :mod:`talkface.speech.whisper`, or from ``--text``), pocketsphinx
@@ -9,6 +10,11 @@ same form as :func:`~talkface.speech.phones.phone_labels` (one of :data:`PHONES`
 Words are normalised first (:func:`spoken_words`: lower case, digits spelt out, letters and
 digits split: "E5" -> "e five"); words missing from the CMU dictionary are left out of the
 alignment (their sound goes to the neighbouring words or to silence).
+
+For other languages (:func:`espeak_phone_labels`), espeak-ng phonemizes each word in the
+recognised language; its phonemes keep espeak's relative durations, scaled into the word's time,
+and map to the nearest of the 39 CMU phones (:func:`cmu_phone`: German /y/ is rounded, so UW;
+Mandarin's retroflexes are SH/ZH/CH). :func:`transcript_phone_labels` picks the way.
 """
 
 from __future__ import annotations
@@ -16,14 +22,35 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from talkface.speech.phones import PHONES, n_phone_labels, pcm16
+from talkface.errors import TalkfaceError
+from talkface.speech.phones import PHONE_FRAMES_PER_SECOND, PHONES, n_phone_labels, pcm16, phone_labels
 
 _ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen".split()
 _ONES += "fifteen sixteen seventeen eighteen nineteen".split()
 _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+if TYPE_CHECKING:
+    from talkface.speech.whisper import Word
+
+# espeak-ng consonant mnemonics (length, palatalisation and aspiration marks stripped) -> CMU phone.
+_CONSONANTS = {
+    "p": "P", "b": "B", "m": "M", "f": "F", "v": "V", "t": "T", "d": "D", "n": "N", "N": "NG",
+    "l": "L", "L": "L", "s": "S", "z": "Z", "k": "K", "g": "G", "h": "HH", "x": "HH", "X": "HH",
+    "C": "HH", "S": "SH", "Z": "ZH", "s.": "SH", "z.": "ZH", "tS": "CH", "dZ": "JH", "ts": "CH",
+    "t_s": "CH", "dz": "JH", "ts.": "CH", "T": "TH", "D": "DH", "r": "R", "R": "R", "w": "W",
+    "j": "Y", "J": "N", "Q": "G", "B": "V", "?": "SIL",
+}  # fmt: skip
+# espeak-ng vowel letters -> CMU vowel (the first vowel letter of a mnemonic decides, save for the
+# diphthongs below).
+_VOWELS = {
+    "a": "AA", "A": "AA", "e": "EY", "E": "EH", "i": "IY", "I": "IH", "o": "OW", "O": "AO",
+    "0": "AO", "u": "UW", "U": "UH", "@": "AH", "3": "ER", "V": "AH", "y": "UW", "Y": "UH",
+    "W": "UH", "&": "AE",
+}  # fmt: skip
+_DIPHTHONGS = {"aI": "AY", "aU": "AW", "Au": "AW", "OI": "OY", "eI": "EY", "oU": "OW", "ai": "AY", "au": "AW"}
 _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)*|\d+")
 
 
@@ -94,3 +121,82 @@ def aligned_phone_labels(samples: np.ndarray, words: Sequence[str]) -> np.ndarra
             if phone.name in index:
                 labels[phone.start : phone.start + phone.duration] = index[phone.name]
     return labels
+
+
+def cmu_phone(mnemonic: str) -> str:
+    """The nearest of :data:`~talkface.speech.phones.PHONES` for an espeak-ng phoneme mnemonic
+    (``"'u:"`` -> ``UW``, ``"tS;"`` -> ``CH``); ``SIL`` for pauses and unknown symbols."""
+    name = mnemonic.lstrip("',")
+    for candidate in (name, name.rstrip(":;-\\#2h"), name.rstrip(":;-\\#2")):
+        if candidate in _CONSONANTS:
+            return _CONSONANTS[candidate]
+        if candidate[:2] in _DIPHTHONGS:
+            return _DIPHTHONGS[candidate[:2]]
+    for c in name:
+        if c in _VOWELS:
+            return _VOWELS[c]
+    return "SIL"
+
+
+def espeak_phone_labels(n_samples: int, words: Sequence[Word], language: str) -> np.ndarray | None:
+    """The phone of every 10 ms frame from espeak-ng's phonemes of each word, timed within the word.
+
+    Args:
+        n_samples: length of the speech at 16 kHz.
+        words: recognised words with their times in seconds.
+        language: the words' language (an espeak-ng voice: ``de``, ``zh``, ``es`` ...).
+
+    Returns:
+        ``(n_samples // 160 + 1,)`` int64 indices into :data:`~talkface.speech.phones.PHONES`
+        (silence between words), or ``None`` if espeak-ng has no voice for ``language`` or no
+        word gave phonemes.
+    """
+    from talkface.speech.tts import synthesize
+
+    labels = np.zeros(n_phone_labels(n_samples), np.int64)
+    index = {p: i for i, p in enumerate(PHONES)}
+    found = False
+    for word in words:
+        try:
+            _, _, phonemes = synthesize(word.text, language)
+        except TalkfaceError:  # no voice, or nothing to say (punctuation)
+            continue
+        if not phonemes:
+            continue
+        t0, t1 = phonemes[0][0], phonemes[-1][1]
+        scale = (word.end - word.start) / max(t1 - t0, 1e-6)
+        for start, end, name in phonemes:
+            a = round((word.start + (start - t0) * scale) * PHONE_FRAMES_PER_SECOND)
+            b = round((word.start + (end - t0) * scale) * PHONE_FRAMES_PER_SECOND)
+            labels[max(a, 0) : max(b, a + 1)] = index[cmu_phone(name)]
+            found = True
+    return labels[: n_phone_labels(n_samples)] if found else None
+
+
+def transcript_phone_labels(
+    samples: np.ndarray, words: Sequence[Word], language: str
+) -> tuple[np.ndarray, str]:
+    """Phones of every 10 ms frame from a transcript, the best way available.
+
+    English words are force-aligned (:func:`aligned_phone_labels`); other languages are timed by
+    espeak-ng within the words (:func:`espeak_phone_labels`); with no words, or when both fail,
+    the phones are recognised freely (:func:`~talkface.speech.phones.phone_labels`).
+
+    Args:
+        samples: ``(n,)`` float32 waveform at 16 kHz.
+        words: the recognised words with their times (seconds).
+        language: their ISO 639-1 language code.
+
+    Returns:
+        ``(labels, way)``: ``(n // 160 + 1,)`` int64 indices into
+        :data:`~talkface.speech.phones.PHONES`, and ``"aligned"``, ``"espeak"`` or ``"recognised"``.
+    """
+    if words and language == "en":
+        labels = aligned_phone_labels(samples, [w.text for w in words])
+        if labels is not None:
+            return labels, "aligned"
+    if words:
+        labels = espeak_phone_labels(len(samples), words, language)
+        if labels is not None:
+            return labels, "espeak"
+    return phone_labels(samples), "recognised"
