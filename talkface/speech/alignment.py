@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -77,8 +76,9 @@ def spoken_words(text: str) -> list[str]:
     return words
 
 
-@lru_cache(maxsize=1)
 def _decoder():
+    """A new decoder per alignment (0.1 s), as :func:`~talkface.speech.phones.phone_labels` does: one
+    that decoded an earlier utterance decodes the next differently."""
     from pocketsphinx import Decoder
 
     return Decoder(samprate=16000, bestpath=False, loglevel="FATAL")
