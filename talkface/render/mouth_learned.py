@@ -115,8 +115,12 @@ class LearnedMouth:
         opening from a reference less open than ``opening_reference`` without an interior renderer."""
         if self._reference_frame is None:
             return True
-        blind = interior_only and self._reference_aperture < self.opening_reference
-        return blind and self.interior_path is None
+        return self._blind(interior_only) and self.interior_path is None
+
+    def _blind(self, interior_only: bool) -> bool:
+        """An opening from a reference less open than ``opening_reference`` (the main network would
+        fill it with lips)."""
+        return interior_only and self._reference_aperture < self.opening_reference
 
     def fill(self, patch: np.ndarray, dst_lm: np.ndarray, iod: float, interior_only: bool = False) -> bool:
         """Render the mouth for target landmarks into ``patch`` in place.
@@ -135,7 +139,7 @@ class LearnedMouth:
         """
         if self.declines(interior_only):
             return False
-        blind = interior_only and self._reference_aperture < self.opening_reference
+        blind = self._blind(interior_only)
         if self.model is None:
             self._load()
         from talkface.models.mouth_renderer import (

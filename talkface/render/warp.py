@@ -343,9 +343,11 @@ class WarpRenderer:
             that may differ from ``frame`` (everything else is bit-identical), or ``None``.
         """
         out = frame if inplace else frame.copy()
-        box = face_box(lm, frame.shape)
-        offset = np.array(box[:2], np.float32)
-        face = lambda: (frame[box[1] : box[3], box[0] : box[2]], lm - offset)  # noqa: E731
+
+        def face() -> tuple[np.ndarray, np.ndarray]:
+            x0, y0, x1, y1 = face_box(lm, frame.shape)
+            return frame[y0:y1, x0:x1], lm - np.array([x0, y0], np.float32)
+
         drawn = self._render(out, lm, aperture, width, rounding, index, face)
         mask = np.zeros(frame.shape[:2], bool) if want_mask else None
         if drawn is not None:
@@ -377,9 +379,9 @@ class WarpRenderer:
         h, w = frame.shape[:2]
         aperture, rounding = max(aperture, 0.0), float(np.clip(rounding, 0, 1))
         src, dst = self.target_points(lm, aperture, width, rounding)
-        source = self._mouth_source(lm, dst, aperture, index)
+        own = float(mouth_aperture(lm))  # the frame's own mouth
+        source = self._mouth_source(lm, dst, aperture, own, index)
         drawn = aperture
-        own = float(mouth_aperture(lm))
         if source == "painted" and own < OPENING_REFERENCE and self.read_landmarks is not None:
             if self.calibration is None:
                 rgb, face_lm = face_image()
@@ -462,34 +464,34 @@ class WarpRenderer:
         map_y += np.arange(y0, y1, dtype=np.float32)[:, None]
         warped = cv2.remap(frame, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
-        self._fill_mouth(source, warped, frame, lm, dst, off, inner, ey, iod, drawn, aperture)
+        self._fill_mouth(source, warped, frame, lm, dst, off, inner, ey, iod, drawn, aperture, own)
 
         hull = cv2.convexHull(src - off)
         alpha = feathered_mask(hull.reshape(-1, 2), (ph, pw), self.config.feather * iod)
         return x0, y0, warped, alpha
 
     def _mouth_source(
-        self, lm: np.ndarray, dst: np.ndarray, aperture: float, index: int | None
+        self, lm: np.ndarray, dst: np.ndarray, aperture: float, own: float, index: int | None
     ) -> str | BankEntry:
-        """What fills the mouth for this frame's target (mesh points ``dst``): a real mouth from the
-        bank (its :class:`~talkface.render.mouth_bank.BankEntry`), ``"own"`` (the frame's own mouth,
-        warped), ``"learned"`` (the learned renderer) or ``"painted"``. Called once per frame: the
-        bank's temporal coherence counts the choices."""
+        """What fills the mouth for this frame's target (mesh points ``dst``; ``own``: the frame's
+        own inner-lip aperture, IOD): a real mouth from the bank (its
+        :class:`~talkface.render.mouth_bank.BankEntry`), ``"own"`` (the frame's own mouth, warped),
+        ``"learned"`` (the learned renderer) or ``"painted"``. Called once per frame: the bank's
+        temporal coherence counts the choices."""
         dst_lm = lm.copy()
         dst_lm[_HANDLES] = dst[: len(_HANDLES)]
         if self.bank is not None and index is not None:
             target = shape_descriptor(mesh_points(to_face(dst_lm, lm), 1.0))
-            own = shape_descriptor(mesh_points(to_face(lm, lm), 1.0))
-            choice = self.bank.choose(target, index, own, self.bank_distance)
+            present = shape_descriptor(mesh_points(to_face(lm, lm), 1.0))
+            choice = self.bank.choose(target, index, present, self.bank_distance)
             if choice is not None:
                 return choice
         if self.learned is not None:
             # Opening: the frame's own real lips (warped) stay. If its mouth is open already, its own
             # interior stretched beats an invented one; else the learned interior goes between them.
             # Closing: the learned renderer redraws the lips, which the warp squeezed.
-            source = float(mouth_aperture(lm))
-            opening = aperture >= source - CLOSING_MARGIN
-            if opening and source >= OWN_INTERIOR_APERTURE and self.bank is not None:
+            opening = aperture >= own - CLOSING_MARGIN
+            if opening and own >= OWN_INTERIOR_APERTURE and self.bank is not None:
                 return "own"
             # It declines with no reference yet, or an opening it has no interior for.
             if not self.learned.declines(interior_only=opening):
@@ -509,11 +511,13 @@ class WarpRenderer:
         iod: float,
         aperture: float,
         reads: float,
+        own: float,
     ) -> None:
         """Fill the mouth where the lips part from ``source`` (:meth:`_mouth_source`): a real mouth from
         the bank, the frame's own (warped) mouth, the learned renderer's, or the painted interior.
         ``aperture``: the lips' target opening (IOD); ``reads``: the opening the mouth must look like
-        (the painted interior's teeth are as bright as a real mouth's that open)."""
+        (the painted interior's teeth are as bright as a real mouth's that open); ``own``: the
+        frame's own aperture (IOD)."""
         self.interior.learn_teeth_colour(frame, lm)
         dst_lm = lm.copy()
         dst_lm[_HANDLES] = dst[: len(_HANDLES)]
@@ -525,7 +529,7 @@ class WarpRenderer:
         if source == "own":
             self.choices["own"] += 1
             return
-        opening = aperture >= float(mouth_aperture(lm)) - CLOSING_MARGIN
+        opening = aperture >= own - CLOSING_MARGIN
         if source == "learned" and self.learned.fill(warped, dst_lm - off, iod, interior_only=opening):
             self.choices["learned"] += 1
             return
