@@ -101,14 +101,17 @@ def aligned_phone_labels(samples: np.ndarray, words: Sequence[str]) -> np.ndarra
     if not known or len(samples) == 0:
         return None
     pcm = b"".join(pcm16(samples))
+
+    def decode() -> None:
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+
     try:
         decoder.set_align_text(" ".join(known))
-        for _ in range(2):  # first pass: the word sequence; second: its phone and state alignment
-            decoder.start_utt()
-            decoder.process_raw(pcm, full_utt=True)
-            decoder.end_utt()
-            if _ == 0:
-                decoder.set_alignment()
+        decode()  # the word sequence
+        decoder.set_alignment()
+        decode()  # its phones and states
         alignment = decoder.get_alignment()
     except RuntimeError:
         return None
@@ -170,7 +173,7 @@ def espeak_phone_labels(n_samples: int, words: Sequence[Word], language: str) ->
             b = round((word.start + (end - t0) * scale) * PHONE_FRAMES_PER_SECOND)
             labels[max(a, 0) : max(b, a + 1)] = index[cmu_phone(name)]
             found = True
-    return labels[: n_phone_labels(n_samples)] if found else None
+    return labels if found else None
 
 
 def transcript_phone_labels(
