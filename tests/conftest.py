@@ -94,3 +94,11 @@ def tests_change_no_tracked_file():
     after = _tracked_state()
     if before is not None and after != before:
         pytest.fail("a test changed a tracked file of the repository (see git status)")
+
+
+@pytest.fixture(scope="session")
+def whisper():
+    """The bundled Whisper base, loaded once for all tests (each load checks the model's sha256)."""
+    from talkface.speech.whisper import Whisper
+
+    return Whisper()

@@ -23,9 +23,9 @@ def test_spoken_words() -> None:
     assert spoken_words("in 2024 it's 15") == ["in", "two", "thousand", "twenty", "four", "it's", "fifteen"]
 
 
-def test_a_grid_sentence_aligns_to_its_phones_in_order_and_time() -> None:
+def test_a_grid_sentence_aligns_to_its_phones_in_order_and_time(whisper: Whisper) -> None:
     samples = load_audio(data_file("video/grid_sbwe5n.mpg"))
-    _, words = Whisper().transcribe(samples)  # "set blue with E5 now"
+    _, words = whisper.transcribe(samples)  # "set blue with E5 now"
     labels = aligned_phone_labels(samples, [w.text for w in words])
     assert labels is not None and labels.shape == phone_labels(samples).shape
     assert _runs(labels) == "S EH T B L UW W IH DH IY F AY V N AW".split()
@@ -46,9 +46,11 @@ def test_words_outside_the_dictionary_are_left_out_and_no_words_give_none() -> N
 @pytest.mark.parametrize(
     "name, language", [("de_dreamtalk_German1.wav", "de"), ("zh_musetalk_sun.wav", "zh")]
 )
-def test_german_and_mandarin_speech_give_phones_timed_in_the_words(name: str, language: str) -> None:
+def test_german_and_mandarin_speech_give_phones_timed_in_the_words(
+    name: str, language: str, whisper: Whisper
+) -> None:
     samples = load_audio(data_file(f"audio/{name}"))
-    detected, words = Whisper().transcribe(samples)
+    detected, words = whisper.transcribe(samples)
     assert detected == language and len(words) >= 5
     labels, way = transcript_phone_labels(samples, words, detected)
     assert way == "espeak" and labels.shape == phone_labels(samples).shape

@@ -14,11 +14,6 @@ from talkface.media.audio import SAMPLE_RATE, load_audio
 from talkface.speech.whisper import ENCODER_WIDTH, WHISPER_FILES, Whisper, check_model, whisper_model_dir
 
 
-@pytest.fixture(scope="module")
-def whisper() -> Whisper:
-    return Whisper()
-
-
 def test_a_corrupted_model_file_is_refused_in_one_line(tmp_path: Path) -> None:
     folder = whisper_model_dir()
     for name in WHISPER_FILES:
