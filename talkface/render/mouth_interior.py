@@ -18,9 +18,10 @@ TEETH_SAMPLE_APERTURE = 0.08  # source mouths at least this open (/IOD) show the
 SEAM_APERTURE = 0.04  # IOD: below this target aperture the closed-mouth seam is drawn
 TEETH_SAMPLE_EVERY = 10  # open-mouth frames between teeth-colour samples
 # Synthesized teeth before any real ones were seen: the brightest fifth of a real open mouth's
-# interior, as luma over the skin's, by inner-lip aperture (IOD). Medians over the 10,135 lower-face
-# crops of 67 shared clips (results/mouth/crops.npz, every third): a slightly parted mouth shows its
-# teeth in the upper lip's shadow, a wide one in the light. The median over all is 0.97; it is warm.
+# interior, as luma over the skin's (the median 6-14 pixels above the upper lip, at 85 px/IOD), by
+# inner-lip aperture (IOD). Medians over every third of the 10,135 lower-face crops of the shared
+# clips (results/mouth/crops.npz): a slightly parted mouth shows its teeth in the upper lip's shadow,
+# a wide one in the light. (The constant before, 0.97, was the median over all openings of 16 clips.)
 TEETH_LUMA_APERTURE = (0.03, 0.05, 0.07, 0.09, 0.115, 0.15, 0.2)
 TEETH_LUMA_PER_SKIN = (0.69, 0.75, 0.86, 0.97, 1.06, 1.12, 1.16)
 TEETH_TINT = np.array([1.12, 0.98, 0.86], np.float32)  # RGB over luma (luma 1.0)
