@@ -1,9 +1,9 @@
 """What the bundled Whisper base and the transcript phones cost per second of speech, on this machine.
 
-For each speech file of ``shared/data/audio``: the model's load (joined-file check included),
-transcription with word times, encoder features for 25 fps video, and the phones from the
-transcript (:func:`talkface.speech.alignment.transcript_phone_labels`), in seconds and per second
-of speech.
+For each speech file of ``shared/data/audio``: the models' load (joined-file check included),
+transcription with word times (CTranslate2), the motion model's encoder features for 25 fps
+video (PyTorch, layer ``MotionConfig.whisper_layer``), and the phones from the transcript
+(:func:`talkface.speech.alignment.transcript_phone_labels`), in seconds and per second of speech.
 
     .venv/bin/python benchmarks/whisper_cost.py [--data ../shared/data] [--threads 2]
 """
@@ -17,8 +17,9 @@ import time
 from pathlib import Path
 
 from talkface.media.audio import SAMPLE_RATE, load_audio
+from talkface.motion.learned import CONFIG
 from talkface.speech.alignment import transcript_phone_labels
-from talkface.speech.whisper import Whisper
+from talkface.speech.whisper import Whisper, WhisperEncoder
 
 
 def main() -> None:
@@ -30,7 +31,12 @@ def main() -> None:
         sys.exit(f"{args.data / 'audio'}: no such folder")
     start = time.perf_counter()
     whisper = Whisper(threads=args.threads)
-    print(f"model load (with its sha256 check): {time.perf_counter() - start:.2f} s")
+    middle = time.perf_counter()
+    encoder = WhisperEncoder()
+    print(
+        f"model load (with its sha256 check): recognition {middle - start:.2f} s, "
+        f"encoder {time.perf_counter() - middle:.2f} s"
+    )
     print(f"{'speech':34s} {'s':>6s} {'lang':>4s} {'asr s/s':>8s} {'feat s/s':>8s} {'phones s/s':>10s}  way")
     total = {"seconds": 0.0, "asr": 0.0, "features": 0.0, "phones": 0.0}
     for path in sorted((args.data / "audio").iterdir()):
@@ -39,7 +45,7 @@ def main() -> None:
         t0 = time.perf_counter()
         language, words = whisper.transcribe(samples)
         t1 = time.perf_counter()
-        whisper.frame_features(samples, int(seconds * 25), 25.0)
+        encoder.frame_features(samples, int(seconds * 25), 25.0, CONFIG.whisper_layer)
         t2 = time.perf_counter()
         _, way = transcript_phone_labels(samples, words, language)
         t3 = time.perf_counter()

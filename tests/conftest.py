@@ -102,3 +102,11 @@ def whisper():
     from talkface.speech.whisper import Whisper
 
     return Whisper()
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    """The bundled Whisper base's encoder in PyTorch, loaded once for all tests."""
+    from talkface.speech.whisper import WhisperEncoder
+
+    return WhisperEncoder()

