@@ -4,7 +4,10 @@ Every clip is re-driven with its own speech twice: from its first frame as a pho
 frames in reverse time order as the face video (an engine that passed the input mouth through
 would score near zero there). The output's inner-lip aperture and mouth width (mediapipe) are
 compared frame by frame with the real clip's: Pearson r, the ratio of aperture standard
-deviations, and the width r, per clip and as means.
+deviations, and the width r, per clip and as means; and the lip shape, as LMD (mean distance of
+the 40 lip landmarks in a canonical face frame, % of the interocular distance), beside the
+frozen-mouth floor: the LMD of the input photo's own lips held still for the whole clip (what a
+photo mode that never moved the mouth would score).
 
     .venv/bin/python benchmarks/lipsync_accuracy.py [--data ../shared/data] [--clips N] [--json out.json]
         [--motion learned|heuristic] [--fold-models DIR] [--mouth auto|bank|learned|painted]
@@ -34,12 +37,21 @@ import numpy as np
 import talkface
 from talkface.engines.warp import MOUTHS
 from talkface.evaluation.benchmark import first_face_frame, reversed_video
-from talkface.evaluation.mouth import follow_score, mouth_track
+from talkface.evaluation.landmarks import lmd
+from talkface.evaluation.mouth import MouthTrack, follow_score
+from talkface.face.canonical import canonical_template, to_canonical
+from talkface.face.landmarks import mouth_aperture, mouth_width
+from talkface.face.track import landmark_track
 from talkface.media.video import FaceMedia
 from talkface.motion import MOTION_SOURCES
 from talkface.motion.learned import DEFAULT_WEIGHTS
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def _track(landmarks: np.ndarray) -> MouthTrack:
+    """Aperture and width of ``(n, 478, 2)`` landmarks, as ``mouth_track`` measures a video."""
+    return MouthTrack(mouth_aperture(landmarks).astype(np.float32), mouth_width(landmarks).astype(np.float32))
 
 
 def main() -> None:
@@ -64,7 +76,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for clip in clips:
-            real = mouth_track(clip)
+            real_lm = landmark_track(clip)
+            real = _track(real_lm)
+            faces = np.flatnonzero(~np.isnan(real_lm[:, 0, 0]))
+            template = canonical_template(real_lm[faces[0]])
+            canon_real = to_canonical(real_lm, template)
+            # The photo is the first frame with a face: its lips held still.
+            frozen = np.repeat(real_lm[faces[:1]], len(real_lm), axis=0)
             fps = FaceMedia(clip).fps
             fold = folds.get(clip.stem)
             model = args.fold_models / f"fold{fold}.npz" if fold is not None else None
@@ -87,18 +105,27 @@ def main() -> None:
                     motion_model=model if args.motion == "learned" else None,
                     mouth=args.mouth,
                 )
-                score = follow_score(mouth_track(out), real)
-                row[mode] = vars(score)
+                out_lm = landmark_track(out)
+                row[mode] = vars(follow_score(_track(out_lm), real))
+                row[mode]["lmd"] = 100 * lmd(to_canonical(out_lm, template), canon_real)
+            row["frozen_lmd"] = 100 * lmd(to_canonical(frozen, template), canon_real)
             rows.append(row)
             cells = []
             for mode in inputs:
                 m = row[mode]
-                cells.append(f"{mode} r {m['aperture_r']:+.2f} sd {m['std_ratio']:.2f} w {m['width_r']:+.2f}")
+                cells.append(
+                    f"{mode} r {m['aperture_r']:+.2f} sd {m['std_ratio']:.2f} w {m['width_r']:+.2f} "
+                    f"LMD {m['lmd']:.2f}"
+                )
             mark = "held-out" if row["held_out"] else "seen"
-            print(f"{clip.name:42s} {mark:8s} " + " | ".join(cells), flush=True)
+            print(
+                f"{clip.name:42s} {mark:8s} " + " | ".join(cells) + f" | frozen LMD {row['frozen_lmd']:.2f}",
+                flush=True,
+            )
     print()
     print(
-        f"{'mode':18s} {'clips':>5s} {'aperture r':>10s} {'median r':>9s} {'std ratio':>9s} {'width r':>8s}"
+        f"{'mode':18s} {'clips':>5s} {'aperture r':>10s} {'median r':>9s} {'std ratio':>9s} {'width r':>8s} "
+        f"{'LMD':>6s} {'frozen LMD':>10s}"
     )
     summary = {}
     held = [row for row in rows if row["held_out"]]
@@ -108,11 +135,19 @@ def main() -> None:
             r = np.array([row[mode]["aperture_r"] for row in chosen])
             sd = np.array([row[mode]["std_ratio"] for row in chosen])
             w = np.array([row[mode]["width_r"] for row in chosen])
+            d = np.nanmean([row[mode]["lmd"] for row in chosen])
+            floor = np.nanmean([row["frozen_lmd"] for row in chosen])
             name = f"{mode} {label}"
-            summary[name] = {"aperture_r": r.mean(), "std_ratio": sd.mean(), "width_r": w.mean()}
+            summary[name] = {
+                "aperture_r": r.mean(),
+                "std_ratio": sd.mean(),
+                "width_r": w.mean(),
+                "lmd": d,
+                "frozen_lmd": floor,
+            }
             print(
                 f"{name:18s} {len(chosen):5d} {r.mean():10.3f} {np.median(r):9.3f} {sd.mean():9.2f} "
-                f"{w.mean():8.3f}"
+                f"{w.mean():8.3f} {d:6.2f} {floor:10.2f}"
             )
     source = f"fold models {args.fold_models}" if args.fold_models else "shipped model"
     detail = f"learned motion, {source}" if args.motion == "learned" else "heuristic motion"

@@ -1,13 +1,15 @@
 """The learned motion model: what each ingredient adds, and what inference costs per frame.
 
 1. **Ingredients.** Leave-speakers-out cross-validation (the folds of ``talkface train motion``)
-   of variants of the shipped recipe, on the clips measured by ``talkface train motion --cache``:
-   mel alone, pocketsphinx phones alone, both (shipped), both without the per-speaker
-   standardisation of the motion targets, and both with augmented copies of the training clips
-   (speech played 8 % slower and faster, with the targets stretched to match; white noise at
-   10 and 20 dB SNR), each augmented variant with the ridge penalty scaled to the data.
+   of models on other inputs (:data:`talkface.training.motion.INGREDIENTS`: mel, recognised and
+   aligned phones, Whisper's final output and its block 3, and mixes), with the mean aperture r
+   by language group; then the shipped recipe without the per-speaker standardisation of the
+   motion targets, and with augmented copies of the training clips (speech played 8 % slower
+   and faster, with the targets stretched to match; white noise at 10 and 20 dB SNR) and the
+   ridge penalty scaled to the data.
 2. **Inference cost.** Wall time of :meth:`LearnedMotion.motion` and of the heuristic motion on
-   the first N seconds of a shared speech file, per 25 fps frame, best of ``--repeat``.
+   the first N seconds of a shared speech file, per 25 fps frame, best of ``--repeat``, and of
+   the Whisper features inside it (in process).
 
     .venv/bin/python benchmarks/motion_model.py --cache CACHE [--data ../shared/data] [--skip-cv]
 """
@@ -25,12 +27,12 @@ import numpy as np
 from talkface.media.audio import load_audio
 from talkface.motion.heuristic import heuristic_motion
 from talkface.motion.learned import CONFIG, LearnedMotion
-from talkface.speech.phones import phone_fractions
+from talkface.speech.whisper import shared_encoder
 from talkface.training import motion as tm
+from talkface.training.motion_report import ingredients_table
 
 REPO = Path(__file__).resolve().parents[1]
 SPEECH = "audio/en_musetalk_eng.wav"
-N_MEL = CONFIG.mel_subframes * 80
 
 
 def cv_score(clips, alpha=CONFIG.ridge_alpha, copies=None) -> tuple[float, float]:
@@ -45,31 +47,20 @@ def cv_score(clips, alpha=CONFIG.ridge_alpha, copies=None) -> tuple[float, float
 def ingredients(data: Path, cache: Path) -> None:
     clips = tm.load_clips(data, cache, log=lambda _: None)
     paths = {p.stem: p for p in tm.clip_paths(data)}
-
-    def only_mel(c):
-        f = c.features.copy()
-        f[:, N_MEL:] = 0
-        return dataclasses.replace(c, features=f)
-
-    def only_phones(c):
-        f = c.features.copy()
-        f[:, :N_MEL] = 0
-        return dataclasses.replace(c, features=f)
+    rows = tm.ingredients(clips, 5, log=lambda _: None)
+    print(ingredients_table(rows))
 
     def raw_targets(c):  # displacement in IOD units, not divided by the clip's RMS motion
         pts = c.canonical.reshape(len(c.canonical), -1)
         return dataclasses.replace(c, motion=(pts - np.nanmean(pts, 0)).astype(np.float32))
 
     copies = {c.name: tm.augmented(c, load_audio(paths[c.name]), seed=i) for i, c in enumerate(clips)}
-    rows = [
-        ("mel only", cv_score([only_mel(c) for c in clips])),
-        ("phones only", cv_score([only_phones(c) for c in clips])),
-        ("mel + phones (shipped)", cv_score(clips)),
-        ("mel + phones, raw targets", cv_score([raw_targets(c) for c in clips])),
-        ("mel + phones + augmentation (alpha x5)", cv_score(clips, 5 * CONFIG.ridge_alpha, copies)),
+    extra = [
+        ("shipped, raw targets", cv_score([raw_targets(c) for c in clips])),
+        ("shipped + augmentation (alpha x5)", cv_score(clips, 5 * CONFIG.ridge_alpha, copies)),
     ]
-    print(f"{'variant':42s} {'aperture r':>10s} {'width r':>8s}")
-    for name, (a, w) in rows:
+    print(f"\n{'variant':42s} {'aperture r':>10s} {'width r':>8s}")
+    for name, (a, w) in extra:
         print(f"{name:42s} {a:10.3f} {w:8.3f}")
     print(f"({len(clips)} clips, 5 leave-speakers-out folds)")
 
@@ -78,12 +69,14 @@ def inference(data: Path, seconds: float, repeat: int) -> None:
     samples = load_audio(data / SPEECH)[: int(seconds * 16000)]
     n = int(len(samples) / 16000 * 25)
     model = LearnedMotion.load()
-    model.motion(samples[:16000], 25, 25.0)  # load the phone decoder and the VAD once
+    layer = model.config.whisper_layer
+    model.motion(samples[:16000], 25, 25.0)  # load the VAD once
+    shared_encoder()
     timings = {}
     for name, fn in (
         ("heuristic motion", lambda: heuristic_motion(samples, n, 25.0)),
         ("learned motion", lambda: model.motion(samples, n, 25.0)),
-        ("  of which phone recognition", lambda: phone_fractions(samples, n, 25.0)),
+        ("  of which Whisper features", lambda: shared_encoder().encoder_features(samples, layer)),
     ):
         best = float("inf")
         for _ in range(repeat):

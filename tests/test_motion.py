@@ -120,24 +120,79 @@ def test_learned_coefficients_equal_the_design_matrix_product() -> None:
 
 
 def test_learned_motion_in_chunks_equals_the_whole_utterance() -> None:
-    """104 s of speech: two chunks of MOTION_CHUNK frames give the whole-utterance coefficients."""
-    from talkface.motion.learned import DEFAULT_WEIGHTS, MOTION_CHUNK, LearnedMotion, audio_features
+    """104 s of speech: two chunks of MOTION_CHUNK frames give the whole-utterance coefficients,
+    for the shipped model and for one on mel and phones (whose mel is made chunk by chunk)."""
+    import dataclasses
+
+    from talkface.motion.learned import (
+        DEFAULT_WEIGHTS,
+        LEGACY_INPUTS,
+        MOTION_CHUNK,
+        LearnedMotion,
+        audio_features,
+    )
     from talkface.speech.phones import phone_labels
+    from talkface.speech.whisper import shared_encoder
 
     x = load_audio(data_file("audio/en_librivox_copperfield_06.mp3"))
     n = int(len(x) / 16000 * 25)
     assert n > MOTION_CHUNK
-    model = LearnedMotion.load(DEFAULT_WEIGHTS)
+    shipped = LearnedMotion.load(DEFAULT_WEIGHTS)
+    rows = shared_encoder().encoder_features(x, shipped.config.whisper_layer)
+    config = dataclasses.replace(shipped.config, inputs=LEGACY_INPUTS)
+    rng = np.random.default_rng(0)
+    legacy = dataclasses.replace(
+        shipped, weights=rng.normal(0, 0.01, (config.n_weights, 8)).astype(np.float32), config=config
+    )
     labels = phone_labels(x)
-    whole = model.coefficients(audio_features(x, n, 25.0, labels))
-    chunked = model.speech_coefficients(x, n, 25.0, labels)
-    np.testing.assert_allclose(chunked, whole, atol=1e-5)
-    assert np.abs(whole).max() > 1.0  # a real signal, not zeros
+    for model in (shipped, legacy):
+        whole = model.coefficients(audio_features(x, n, 25.0, labels, model.config, rows))
+        chunked = model.speech_coefficients(x, n, 25.0, labels, rows)
+        np.testing.assert_allclose(chunked, whole, atol=1e-5)
+        assert np.abs(whole).max() > 0.5  # a real signal, not zeros
+
+
+def test_synthesised_speech_drives_the_learned_motion_with_its_exact_timing() -> None:
+    """With --text, where the phonemes are is where the mouth may open (no VAD), and a model with
+    a phones input reads the exact phones instead of recognised ones."""
+    from talkface.motion.learned import DEFAULT_WEIGHTS, LearnedMotion
+    from talkface.speech.alignment import timed_phone_labels
+    from talkface.speech.phones import PHONES
+    from talkface.speech.vad import phoneme_speech_mask
+
+    # Two sentences 0.8 s apart.
+    first, rate, phonemes = synthesize("Hello there.", "en")
+    second, _, later = synthesize("This is a test of the timing.", "en")
+    shift = len(first) / rate + 0.8
+    pcm = np.concatenate([first, np.zeros(int(0.8 * rate), np.float32), second])
+    phonemes = phonemes + [(a + shift, b + shift, name) for a, b, name in later]
+    samples = np.interp(np.arange(int(len(pcm) * 16000 / rate)) * rate / 16000, np.arange(len(pcm)), pcm)
+    samples = samples.astype(np.float32)
+    fps = 25.0
+    n = int(len(samples) / 16000 * fps)
+    mask = phoneme_speech_mask(phonemes, n, fps)
+    ends, starts = [p[1] for p in phonemes[:-1]], [p[0] for p in phonemes[1:]]
+    gap = max(zip(ends, starts, strict=True), key=lambda g: g[1] - g[0])  # between the sentences
+    pause = slice(int(np.ceil((gap[0] + 0.12) * fps)) + 1, int((gap[1] - 0.12) * fps) - 1)
+    assert pause.stop - pause.start >= 2 and not mask[pause].any()
+    assert mask[int(phonemes[0][1] * fps)] and mask[int(phonemes[-1][0] * fps)]
+    labels = timed_phone_labels(len(samples), phonemes)
+    heard = [PHONES[labels[int((a + b) / 2 * 100)]] for a, b, _ in phonemes]
+    assert heard[:4] == ["HH", "AH", "L", "OW"], heard
+    motion = LearnedMotion.load(DEFAULT_WEIGHTS).motion(samples, n, fps, phonemes)
+    assert np.array_equal(motion.speech, mask)
+    # Closed in the pause, away from the opening that leads the next word (LEAD_FRAMES).
+    from talkface.motion.heuristic import LEAD_FRAMES
+
+    quiet = np.convolve(mask.astype(float), np.ones(2 * LEAD_FRAMES + 5), "same") == 0
+    assert quiet[pause].sum() >= 5 and motion.opening[quiet].max() < -2.9
+    assert motion.opening[mask].max() > 0.5
 
 
 def test_motion_model_describes_itself(tmp_path) -> None:
     """The shipped model stores its config and format version; a file of another version, config or
-    phone set is refused with one line, and a version-1 file (arrays only) reads with the defaults."""
+    phone set is refused with one line, and files of versions 1 and 2 read as mel + phones."""
+    import dataclasses
     import json
 
     from talkface.errors import TalkfaceError
@@ -156,7 +211,7 @@ def test_motion_model_describes_itself(tmp_path) -> None:
 
     for path, problem in [
         (write("v9.npz", version=9), "format version 9"),
-        (write("cfg.npz", config={**meta["config"], "mel_context": 4}), "do not fit its config"),
+        (write("cfg.npz", config={**meta["config"], "whisper_context": 4}), "do not fit its config"),
         (write("bad.npz", config={"depth": 3}), "config not understood"),
         (write("ph.npz", phones=["a", "b"]), "another phone set"),
         (write("fmt.npz", format="something else"), "not a talkface motion model"),
@@ -164,6 +219,14 @@ def test_motion_model_describes_itself(tmp_path) -> None:
         with pytest.raises(TalkfaceError, match=problem) as exc:
             LearnedMotion.load(path)
         assert "\n" not in str(exc.value)
-    legacy = tmp_path / "v1.npz"
-    np.savez(legacy, **arrays)
-    assert LearnedMotion.load(legacy).config == CONFIG
+    # Files of versions 1 (arrays only) and 2 (config without inputs) were made on mel and phones.
+    from talkface.motion.learned import LEGACY_INPUTS
+
+    old = dataclasses.replace(CONFIG, inputs=LEGACY_INPUTS)
+    arrays["weights"] = np.zeros((old.n_weights, CONFIG.n_coeffs), np.float32)
+    v1 = tmp_path / "v1.npz"
+    np.savez(v1, **arrays)
+    config = {k: v for k, v in meta["config"].items() if k not in ("inputs", "whisper_layer")}
+    v2 = write("v2.npz", version=2, config=config)
+    for path in (v1, v2):
+        assert LearnedMotion.load(path).config.inputs == LEGACY_INPUTS

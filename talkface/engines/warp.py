@@ -47,9 +47,9 @@ class WarpOptions(EngineOptions):
 
     motion: str = option(
         "learned",
-        "speech -> mouth motion: learned = the shipped model trained on real talking clips (mel + "
-        "pocketsphinx phones); heuristic = formant-band acoustics; visemes = espeak-ng's exact phoneme "
-        "timing (--text only)",
+        "speech -> mouth motion: learned = the shipped model trained on real talking clips (Whisper "
+        "encoder features; with --text, the exact pauses); heuristic = formant-band acoustics; "
+        "visemes = espeak-ng's exact phoneme timing (--text only)",
         choices=MOTION_SOURCES,
         label="Mouth motion",
     )

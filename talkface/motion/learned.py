@@ -48,7 +48,8 @@ from talkface.motion import MouthMotion, smooth_curve, zscore
 from talkface.motion.heuristic import LEAD_FRAMES, ROUNDING_Z, SILENCE_Z
 from talkface.speech.mel import MEL_FRAMES_PER_SECOND, melspectrogram_frames, n_mel_frames
 from talkface.speech.phones import PHONES, phone_fractions, start_phone_labels
-from talkface.speech.vad import speech_mask
+from talkface.speech.vad import phoneme_speech_mask, speech_mask
+from talkface.speech.whisper import ENCODER_WIDTH
 
 if TYPE_CHECKING:
     from talkface.media.audio import Speech
@@ -59,17 +60,65 @@ DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "motion.npz"
 MOTION_CHUNK = 1500
 
 
+INPUTS = ("mel", "phones", "whisper")  # the feature blocks a model can be built on (audio_features)
+LEGACY_INPUTS = ("mel", "phones")  # what models of format versions 1 and 2 were built on
+
+
 @dataclass(frozen=True)
 class MotionConfig:
-    """Hyper-parameters of the learned motion model (frames are video frames)."""
+    """Hyper-parameters of the learned motion model (frames are video frames).
+
+    ``inputs`` names the feature blocks (of :data:`INPUTS`) in the order of the model's columns.
+    The shipped model uses the output of block 3 (of 6) of Whisper base's encoder alone: in the
+    leave-speakers-out cross-validation it beat the encoder's final output (aperture r 0.565 vs
+    0.504) and gained nothing from the mel spectrogram or phones beside it
+    (``talkface/weights/motion.md``).
+    """
 
     n_coeffs: int = 8  # PCA coefficients predicted per frame
+    inputs: tuple[str, ...] = ("whisper",)
     mel_subframes: int = 4  # mel frames per video frame after resampling
     mel_context: int = 2  # frames of mel on each side
     phone_context: int = 3  # frames of phone labels on each side
     phone_scale: float = 10.0  # weight of the phone block against the z-scored mel in the ridge penalty
+    whisper_context: int = 2  # frames of Whisper features on each side
+    whisper_scale: float = 0.3  # weight of the (z-scored) Whisper block in the ridge penalty
+    whisper_layer: int = 3  # Whisper encoder layer (WhisperEncoder.encoder_features): block 3 of 6
     ridge_alpha: float = 6e3  # chosen from 1.5e3, 3e3, 6e3 on the leave-speakers-out CV (motion.md)
     output_sigma: float = 1.0  # frames: smoothing of the predicted coefficients
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "inputs", tuple(self.inputs))  # a list when read from JSON
+        unknown = [name for name in self.inputs if name not in INPUTS]
+        if unknown or not self.inputs:
+            raise TypeError(f"inputs {list(self.inputs)} (choose from {', '.join(INPUTS)})")
+
+    def width(self, name: str) -> int:
+        """Columns of feature block ``name`` per frame."""
+        return {"mel": self.mel_subframes * 80, "phones": len(PHONES), "whisper": ENCODER_WIDTH}[name]
+
+    def context(self, name: str) -> int:
+        """Frames of context on each side of block ``name``."""
+        return {"mel": self.mel_context, "phones": self.phone_context, "whisper": self.whisper_context}[name]
+
+    def scale(self, name: str) -> float:
+        """Weight of block ``name`` in the ridge penalty (its columns are multiplied by it)."""
+        return {"mel": 1.0, "phones": self.phone_scale, "whisper": self.whisper_scale}[name]
+
+    @property
+    def n_features(self) -> int:
+        """Columns of :func:`audio_features` per frame."""
+        return sum(self.width(name) for name in self.inputs)
+
+    @property
+    def n_weights(self) -> int:
+        """Rows of the ridge weights: every block over its context window, and the bias."""
+        return sum((2 * self.context(name) + 1) * self.width(name) for name in self.inputs) + 1
+
+    @property
+    def margin(self) -> int:
+        """The widest context of the inputs, in frames."""
+        return max(self.context(name) for name in self.inputs)
 
 
 CONFIG = MotionConfig()
@@ -153,14 +202,36 @@ def mel_per_frame(
     return m.reshape(stop - start, -1).astype(np.float32)
 
 
+def whisper_block(rows: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
+    """The Whisper block of :func:`audio_features`: encoder rows averaged per video frame
+    (:func:`~talkface.speech.whisper.frame_average`) and z-scored per utterance and feature.
+
+    Args:
+        rows: ``(m, 512)`` float32 :meth:`~talkface.speech.whisper.WhisperEncoder.encoder_features`.
+        n_frames: number of video frames.
+        fps: video frame rate in frames/s.
+
+    Returns:
+        ``(n_frames, 512)`` float32.
+    """
+    from talkface.speech.whisper import frame_average
+
+    x = frame_average(rows, n_frames, fps)
+    return ((x - x.mean(0)) / (x.std(0) + 1e-6)).astype(np.float32)
+
+
 def audio_features(
     samples: np.ndarray,
     n_frames: int,
     fps: float,
     phone_labels: np.ndarray | None = None,
     config: MotionConfig = CONFIG,
+    encoder_rows: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Per-frame model input: mel sub-frames and phone fractions.
+    """Per-frame model input: the blocks named by :attr:`MotionConfig.inputs`, side by side.
+
+    Blocks: ``mel``, :func:`mel_per_frame`; ``phones``, the fraction of each recognised phone
+    (:func:`~talkface.speech.phones.phone_fractions`); ``whisper``, :func:`whisper_block`.
 
     Args:
         samples: ``(n,)`` float32 waveform at 16 kHz.
@@ -169,17 +240,28 @@ def audio_features(
         phone_labels: :func:`~talkface.speech.phones.phone_labels` of ``samples`` if already
             computed (else they are computed here).
         config: the model's :class:`MotionConfig`.
+        encoder_rows: Whisper encoder rows (of layer :attr:`MotionConfig.whisper_layer`) of
+            ``samples`` if already computed (else the bundled Whisper computes them here).
 
     Returns:
-        ``(n_frames, config.mel_subframes * 80 + len(PHONES))`` float32.
+        ``(n_frames, config.n_features)`` float32.
+
+    Raises:
+        TalkfaceError: the bundled Whisper model is missing or corrupt.
     """
-    return np.concatenate(
-        [
-            mel_per_frame(samples, n_frames, fps, config=config),
-            phone_fractions(samples, n_frames, fps, phone_labels),
-        ],
-        axis=1,
-    )
+    blocks = []
+    for name in config.inputs:
+        if name == "mel":
+            blocks.append(mel_per_frame(samples, n_frames, fps, config=config))
+        elif name == "phones":
+            blocks.append(phone_fractions(samples, n_frames, fps, phone_labels))
+        else:
+            if encoder_rows is None:
+                from talkface.speech.whisper import shared_encoder
+
+                encoder_rows = shared_encoder().encoder_features(samples, config.whisper_layer)
+            blocks.append(whisper_block(encoder_rows, n_frames, fps))
+    return np.concatenate(blocks, axis=1)
 
 
 def _smoothed(c: np.ndarray, sigma: float) -> np.ndarray:
@@ -197,18 +279,19 @@ def _context(x: np.ndarray, n: int) -> np.ndarray:
 def _blocks(features: np.ndarray, config: MotionConfig = CONFIG) -> list[tuple[np.ndarray, int, float]]:
     """The feature blocks of :func:`audio_features` as ``(block, context frames, scale)``, in the
     column order of :func:`design_matrix` (the bias column follows them)."""
-    n_mel = config.mel_subframes * 80
-    return [
-        (features[:, :n_mel], config.mel_context, 1.0),
-        (features[:, n_mel:], config.phone_context, config.phone_scale),
-    ]
+    out, col = [], 0
+    for name in config.inputs:
+        width = config.width(name)
+        out.append((features[:, col : col + width], config.context(name), config.scale(name)))
+        col += width
+    return out
 
 
 def design_matrix(features: np.ndarray, config: MotionConfig = CONFIG) -> np.ndarray:
     """Ridge inputs from :func:`audio_features`: context windows and a bias column.
 
     Returns:
-        ``(frames, 5 * 320 + 7 * 40 + 1)`` float32.
+        ``(frames, config.n_weights)`` float32.
     """
     ones = np.ones((len(features), 1), np.float32)
     return np.concatenate([scale * _context(x, n) for x, n, scale in _blocks(features, config)] + [ones], 1)
@@ -246,7 +329,9 @@ def aperture_width(displacement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 FORMAT = "talkface.motion.learned"  # what a model file says it is
-FORMAT_VERSION = 2  # 1: the arrays only (read with the default MotionConfig); 2: with config and phones
+# 1: the arrays only (mel + phones, the then default config); 2: with config and phones (mel + phones);
+# 3: the config names its inputs.
+FORMAT_VERSION = 3
 
 
 @dataclass
@@ -287,25 +372,27 @@ class LearnedMotion:
             raise TalkfaceError(f"not a talkface motion model ({exc})", path) from None
         if meta.get("format") != FORMAT:
             raise TalkfaceError(f"not a talkface motion model (format {meta.get('format')!r})", path)
-        if meta.get("version") not in (1, FORMAT_VERSION):
+        if meta.get("version") not in (1, 2, FORMAT_VERSION):
             raise TalkfaceError(
                 f"motion model format version {meta.get('version')!r}; "
                 f"this talkface reads 1-{FORMAT_VERSION}",
                 path,
             )
+        settings = dict(meta.get("config", {}))
+        if meta.get("version") in (1, 2):
+            settings["inputs"] = LEGACY_INPUTS
+            settings.setdefault("ridge_alpha", 6e3)
         try:
-            config = MotionConfig(**meta.get("config", {}))
+            config = MotionConfig(**settings)
         except TypeError as exc:
             raise TalkfaceError(f"motion model config not understood ({exc})", path) from None
         if list(meta.get("phones", PHONES)) != list(PHONES):
             raise TalkfaceError("motion model made for another phone set than this talkface's", path)
         model = cls(*arrays, config=config)
-        width = (2 * config.mel_context + 1) * config.mel_subframes * 80
-        width += (2 * config.phone_context + 1) * len(PHONES) + 1
-        if model.weights.shape != (width, config.n_coeffs):
+        if model.weights.shape != (config.n_weights, config.n_coeffs):
             raise TalkfaceError(
                 f"motion model weights {model.weights.shape} do not fit its config "
-                f"({width}, {config.n_coeffs})",
+                f"({config.n_weights}, {config.n_coeffs})",
                 path,
             )
         return model
@@ -331,8 +418,10 @@ class LearnedMotion:
         )
 
     def __call__(self, speech: Speech, n_frames: int, fps: float) -> MouthMotion:
-        """:meth:`motion` of ``speech.samples`` (the :class:`~talkface.motion.MotionSource` call)."""
-        return self.motion(speech.samples, n_frames, fps)
+        """:meth:`motion` of ``speech.samples``, with the exact phoneme timing of synthesised
+        speech (``speech.phonemes``, from ``--text``) when it has it (the
+        :class:`~talkface.motion.MotionSource` call)."""
+        return self.motion(speech.samples, n_frames, fps, speech.phonemes)
 
     def coefficients(self, features: np.ndarray) -> np.ndarray:
         """Predicted motion coefficients, ``(frames, n_coeffs)`` float32, from :func:`audio_features`:
@@ -360,23 +449,51 @@ class LearnedMotion:
         return c
 
     def speech_coefficients(
-        self, samples: np.ndarray, n_frames: int, fps: float, labels: np.ndarray
+        self,
+        samples: np.ndarray,
+        n_frames: int,
+        fps: float,
+        labels: np.ndarray | None = None,
+        encoder_rows: np.ndarray | None = None,
     ) -> np.ndarray:
-        """:meth:`coefficients` of ``audio_features(samples, n_frames, fps, labels)``, computed
-        :data:`MOTION_CHUNK` frames at a time with their context (equal to 1e-5; 10 minutes of
-        speech need about 10 MB beside the samples instead of 370 MB).
+        """:meth:`coefficients` of ``audio_features(samples, n_frames, fps, labels, encoder_rows=...)``,
+        computed :data:`MOTION_CHUNK` frames at a time with their context (equal to 1e-5). The mel
+        spectrogram is made chunk by chunk (10 minutes of speech need about 10 MB of mel beside
+        the samples instead of 370 MB); phones and Whisper features are made whole (2.4 and
+        31 MB for 10 minutes at 25 fps).
+
+        Args:
+            samples: ``(n,)`` float32 waveform at 16 kHz.
+            n_frames: number of video frames.
+            fps: video frame rate in frames/s.
+            labels: phone labels (as :func:`~talkface.speech.phones.phone_labels`), if the model
+                uses phones (recognised here if not given).
+            encoder_rows: Whisper encoder rows, if the model uses Whisper (computed here if not).
 
         Returns:
             ``(n_frames, n_coeffs)`` float32.
         """
         config = self.config
-        stats = mel_statistics(samples, n_frames, fps, config)
-        phones = phone_fractions(samples, n_frames, fps, labels)
-        margin = max(config.mel_context, config.phone_context)
+        whole = {}
+        if "mel" in config.inputs:
+            stats = mel_statistics(samples, n_frames, fps, config)
+        if "phones" in config.inputs:
+            whole["phones"] = phone_fractions(samples, n_frames, fps, labels)
+        if "whisper" in config.inputs:
+            if encoder_rows is None:
+                from talkface.speech.whisper import shared_encoder
+
+                encoder_rows = shared_encoder().encoder_features(samples, config.whisper_layer)
+            whole["whisper"] = whisper_block(encoder_rows, n_frames, fps)
         raw = np.empty((n_frames, self.weights.shape[1]), np.float64)
-        for lo, start, stop, hi in _chunks(n_frames, margin):
-            mel = mel_per_frame(samples, n_frames, fps, (lo, hi), stats, config)
-            chunk = self.raw_coefficients(np.concatenate([mel, phones[lo:hi]], axis=1))
+        for lo, start, stop, hi in _chunks(n_frames, config.margin):
+            blocks = [
+                mel_per_frame(samples, n_frames, fps, (lo, hi), stats, config)
+                if name == "mel"
+                else whole[name][lo:hi]
+                for name in config.inputs
+            ]
+            chunk = self.raw_coefficients(np.concatenate(blocks, axis=1))
             raw[start:stop] = chunk[start - lo : stop - lo]
         return _smoothed(raw, config.output_sigma)
 
@@ -384,21 +501,53 @@ class LearnedMotion:
         """Standardised canonical displacements ``(frames, 2 * len(MOTION_POINTS))`` of coefficients."""
         return coefficients @ self.components + self.mean
 
-    def motion(self, samples: np.ndarray, n_frames: int, fps: float) -> MouthMotion:
+    def motion(
+        self,
+        samples: np.ndarray,
+        n_frames: int,
+        fps: float,
+        phonemes: list[tuple[float, float, str]] | None = None,
+    ) -> MouthMotion:
         """Mouth drive for ``n_frames`` video frames at ``fps`` from 16 kHz speech.
+
+        The phone recogniser and Whisper's encoder (whichever the model uses) run in helper
+        processes, beside the VAD here and the caller's other threads (the tracker).
 
         Args:
             samples: ``(n,)`` float32 waveform at 16 kHz.
             n_frames: number of output video frames.
             fps: output frame rate in frames/s.
+            phonemes: exact espeak-ng phoneme timing ``[(start_s, end_s, phoneme), ...]`` of
+                synthesised speech: where it speaks replaces the VAD, and its phones replace the
+                recognised ones (for a model with a ``phones`` input).
 
         Returns:
             :class:`MouthMotion`: opening and width z-scored over the voiced frames, the mouth
             closed (opening :data:`SILENCE_Z`) in VAD silence, rounding where the width drops.
+
+        Raises:
+            TalkfaceError: the model uses Whisper and the bundled model is missing or corrupt.
         """
-        phones = start_phone_labels(samples)  # in a helper process, beside the VAD
-        speech = speech_mask(samples, n_frames, fps)
-        coefficients = self.speech_coefficients(samples, n_frames, fps, phones())
+        inputs = self.config.inputs
+        phones = encoder = None
+        if "whisper" in inputs:
+            from talkface.speech.whisper import start_encoder_features
+
+            encoder = start_encoder_features(samples, self.config.whisper_layer)
+        if "phones" in inputs:
+            if phonemes:
+                from talkface.speech.alignment import timed_phone_labels
+
+                labels = timed_phone_labels(len(samples), phonemes)
+                phones = lambda: labels  # noqa: E731
+            else:
+                phones = start_phone_labels(samples)
+        speech = (
+            phoneme_speech_mask(phonemes, n_frames, fps) if phonemes else speech_mask(samples, n_frames, fps)
+        )
+        coefficients = self.speech_coefficients(
+            samples, n_frames, fps, phones() if phones else None, encoder() if encoder else None
+        )
         ap, wd = aperture_width(self.displacement(coefficients))
         # The mouth closes before the sound stops and opens before it starts: silence counts from
         # LEAD_FRAMES later, as in the heuristic motion.

@@ -156,9 +156,7 @@ def espeak_phone_labels(n_samples: int, words: Sequence[Word], language: str) ->
     """
     from talkface.speech.tts import synthesize
 
-    labels = np.zeros(n_phone_labels(n_samples), np.int64)
-    index = {p: i for i, p in enumerate(PHONES)}
-    found = False
+    timed = []
     for word in words:
         try:
             _, _, phonemes = synthesize(word.text, language)
@@ -168,12 +166,29 @@ def espeak_phone_labels(n_samples: int, words: Sequence[Word], language: str) ->
             continue
         t0, t1 = phonemes[0][0], phonemes[-1][1]
         scale = (word.end - word.start) / max(t1 - t0, 1e-6)
-        for start, end, name in phonemes:
-            a = round((word.start + (start - t0) * scale) * PHONE_FRAMES_PER_SECOND)
-            b = round((word.start + (end - t0) * scale) * PHONE_FRAMES_PER_SECOND)
-            labels[max(a, 0) : max(b, a + 1)] = index[cmu_phone(name)]
-            found = True
-    return labels if found else None
+        timed += [(word.start + (a - t0) * scale, word.start + (b - t0) * scale, p) for a, b, p in phonemes]
+    return timed_phone_labels(n_samples, timed) if timed else None
+
+
+def timed_phone_labels(n_samples: int, phonemes: Sequence[tuple[float, float, str]]) -> np.ndarray:
+    """The phone of every 10 ms frame from timed espeak-ng phonemes (synthesised speech's exact
+    timing, or :func:`espeak_phone_labels`'s).
+
+    Args:
+        n_samples: length of the speech at 16 kHz.
+        phonemes: ``[(start_s, end_s, espeak mnemonic), ...]``.
+
+    Returns:
+        ``(n_samples // 160 + 1,)`` int64 indices into :data:`~talkface.speech.phones.PHONES`
+        (:func:`cmu_phone` of each phoneme; silence outside them).
+    """
+    labels = np.zeros(n_phone_labels(n_samples), np.int64)
+    index = {p: i for i, p in enumerate(PHONES)}
+    for start, end, name in phonemes:
+        a = round(start * PHONE_FRAMES_PER_SECOND)
+        b = round(end * PHONE_FRAMES_PER_SECOND)
+        labels[max(a, 0) : max(b, a + 1)] = index[cmu_phone(name)]
+    return labels
 
 
 def transcript_phone_labels(

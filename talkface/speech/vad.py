@@ -59,7 +59,43 @@ def speech_probability(samples: np.ndarray) -> np.ndarray:
     return probs
 
 
-def speech_mask(samples: np.ndarray, n_frames: int, fps: float, hangover: float = 0.12) -> np.ndarray:
+HANGOVER_SECONDS = 0.12  # speech kept on either side of a segment (mouths open early, close late)
+
+
+def _hangover(active: np.ndarray, fps: float, hangover: float) -> np.ndarray:
+    """``active`` widened by ``hangover`` seconds on each side (short gaps closed)."""
+    pad = int(round(hangover * fps))
+    if pad and active.any():
+        kernel = np.ones(2 * pad + 1)
+        active = np.convolve(active.astype(float), kernel, mode="same") > 0
+    return active
+
+
+def phoneme_speech_mask(
+    phonemes: list[tuple[float, float, str]], n_frames: int, fps: float, hangover: float = HANGOVER_SECONDS
+) -> np.ndarray:
+    """Per-video-frame speech activity from exact phoneme timing (synthesised speech), as
+    :func:`speech_mask` is from the VAD: frames a phoneme overlaps, widened by ``hangover``.
+
+    Args:
+        phonemes: ``[(start_s, end_s, phoneme), ...]``; pauses are the gaps between them.
+        n_frames: number of video frames to cover.
+        fps: video frame rate in frames/s.
+        hangover: seconds of speech kept on either side of a phoneme run.
+
+    Returns:
+        ``(n_frames,)`` bool.
+    """
+    active = np.zeros(n_frames, bool)
+    for start, end, _ in phonemes:
+        if end > start:
+            active[max(int(start * fps), 0) : int(np.ceil(end * fps))] = True
+    return _hangover(active, fps, hangover)
+
+
+def speech_mask(
+    samples: np.ndarray, n_frames: int, fps: float, hangover: float = HANGOVER_SECONDS
+) -> np.ndarray:
     """Per-video-frame speech activity: silero-vad probability >= 0.5, closed over short gaps.
 
     Args:
@@ -76,9 +112,4 @@ def speech_mask(samples: np.ndarray, n_frames: int, fps: float, hangover: float 
     chunk_t = (np.arange(len(probs)) + 0.5) * VAD_CHUNK / SAMPLE_RATE
     frame_t = (np.arange(n_frames) + 0.5) / fps
     p = np.interp(frame_t, chunk_t, probs, left=0.0, right=0.0) if len(probs) else np.zeros(n_frames)
-    active = p >= SPEECH_THRESHOLD
-    pad = int(round(hangover * fps))
-    if pad and active.any():
-        kernel = np.ones(2 * pad + 1)
-        active = np.convolve(active.astype(float), kernel, mode="same") > 0
-    return active
+    return _hangover(p >= SPEECH_THRESHOLD, fps, hangover)

@@ -33,11 +33,11 @@ from talkface.motion.learned import (
     CONFIG,
     MOTION_POINTS,
     LearnedMotion,
+    MotionConfig,
     aperture_width,
-    audio_features,
     design_matrix,
 )
-from talkface.training.motion_clips import EXCLUDED_CLIPS, MotionClip, clip_paths, load_clips
+from talkface.training.motion_clips import EXCLUDED_CLIPS, MotionClip, clip_blocks, clip_paths, load_clips
 from talkface.training.motion_report import METRICS, model_card, report_table
 
 AUGMENT_SPEEDS = (0.92, 1.08)  # speech played this many times faster: pitch and tempo together
@@ -60,8 +60,8 @@ def _stretch(y: np.ndarray, n: int) -> np.ndarray:
 
 def augmented(clip: MotionClip, samples: np.ndarray, seed: int = 0) -> list[MotionClip]:
     """Training copies of ``clip``: speech :data:`AUGMENT_SPEEDS` times faster (targets stretched to
-    match) and with white noise at :data:`AUGMENT_SNR_DB`. Gain needs no copy: the features are
-    z-scored per utterance.
+    match) and with white noise at :data:`AUGMENT_SNR_DB`, with the blocks of the shipped config's
+    inputs. Gain needs no copy: the features are z-scored per utterance.
 
     Args:
         clip: a measured clip.
@@ -73,22 +73,25 @@ def augmented(clip: MotionClip, samples: np.ndarray, seed: int = 0) -> list[Moti
     out = []
     for factor in AUGMENT_SPEEDS:
         m = int(round(n / factor))
-        features = audio_features(_speed(samples, factor), m, clip.fps)
-        out.append(dataclasses.replace(clip, features=features, motion=_stretch(clip.motion, m)))
+        blocks = clip_blocks(_speed(samples, factor), m, clip.fps, CONFIG.inputs)
+        out.append(dataclasses.replace(clip, blocks=blocks, motion=_stretch(clip.motion, m)))
     power = float(np.mean(samples**2))
     for snr in AUGMENT_SNR_DB:
         noise = rng.standard_normal(len(samples)).astype(np.float32) * np.sqrt(power / 10 ** (snr / 10))
-        out.append(dataclasses.replace(clip, features=audio_features(samples + noise, n, clip.fps)))
+        out.append(dataclasses.replace(clip, blocks=clip_blocks(samples + noise, n, clip.fps, CONFIG.inputs)))
     return out
 
 
 def fit(
-    clips: list[MotionClip], alpha: float = CONFIG.ridge_alpha, n_coeffs: int = CONFIG.n_coeffs
+    clips: list[MotionClip],
+    alpha: float = CONFIG.ridge_alpha,
+    n_coeffs: int = CONFIG.n_coeffs,
+    config: MotionConfig = CONFIG,
 ) -> LearnedMotion:
-    """PCA basis and ridge weights from ``clips`` (closed form).
+    """PCA basis and ridge weights from ``clips`` (closed form), on the inputs of ``config``.
 
     Returns:
-        :class:`LearnedMotion`.
+        :class:`LearnedMotion` whose config is ``config`` with ``alpha`` and ``n_coeffs``.
     """
     rows = [c.motion[np.isfinite(c.motion).all(1)] for c in clips]
     disp = np.concatenate(rows).astype(np.float64)
@@ -98,7 +101,7 @@ def fit(
     xtx, xty = 0.0, 0.0
     for c in clips:
         ok = np.isfinite(c.motion).all(1)
-        x = design_matrix(c.features)[ok].astype(np.float64)
+        x = design_matrix(c.features(config), config)[ok].astype(np.float64)
         y = (c.motion[ok] - mean) @ comps.T
         xtx = xtx + x.T @ x
         xty = xty + x.T @ y
@@ -108,7 +111,7 @@ def fit(
         mean=mean.astype(np.float32),
         components=comps.astype(np.float32),
         explained=(s[:n_coeffs] ** 2 / (s**2).sum()).astype(np.float32),
-        config=dataclasses.replace(CONFIG, ridge_alpha=alpha, n_coeffs=n_coeffs),
+        config=dataclasses.replace(config, ridge_alpha=alpha, n_coeffs=n_coeffs),
     )
 
 
@@ -172,8 +175,10 @@ def cross_validate(
     n_folds: int,
     alpha: float = CONFIG.ridge_alpha,
     copies: dict[str, list[MotionClip]] | None = None,
+    config: MotionConfig = CONFIG,
 ) -> dict:
-    """Leave-speakers-out cross-validation (see the module docstring).
+    """Leave-speakers-out cross-validation (see the module docstring) of models on the inputs of
+    ``config``.
 
     ``copies`` (clip name -> augmented copies) are added to the training clips of each fold.
 
@@ -186,16 +191,17 @@ def cross_validate(
     for k, held in enumerate(folds):
         test = [c for c in clips if c.group in held]
         train = [c for c in clips if c.group not in held]
-        model = fit(train + [a for c in train for a in (copies or {}).get(c.name, [])], alpha)
+        model = fit(train + [a for c in train for a in (copies or {}).get(c.name, [])], alpha, config=config)
         models.append(model)
         for c in test:
-            coeffs = model.coefficients(c.features)
+            coeffs = model.coefficients(c.features(config))
             ap, wd = aperture_width(model.displacement(coeffs))
             lmd, lmd_still = lip_lmd(model, coeffs, c)
             rows.append(
                 {
                     "clip": c.name,
                     "group": c.group,
+                    "language": c.language,
                     "fold": k,
                     "frames": len(c.aperture),
                     "aperture_r": pearson_r(ap, c.aperture),
@@ -213,6 +219,56 @@ def cross_validate(
             | {key: float(np.nanmean([r[key] for r in fold_rows])) for key in METRICS}
         )
     return {"folds": summary, "clips": rows, "models": models}
+
+
+# The model card's ingredients table: (label, inputs, blocks standing in for the named inputs).
+# "aligned_phones" and "whisper_final" are measured for this table only (motion_clips.TRAINING_BLOCKS).
+INGREDIENTS = (
+    ("mel only", ("mel",), {}),
+    ("mel + recognised phones (the previous model)", ("mel", "phones"), {}),
+    ("mel + aligned phones", ("mel", "phones"), {"phones": "aligned_phones"}),
+    ("Whisper final output", ("whisper",), {"whisper": "whisper_final"}),
+    ("recognised phones + Whisper final output", ("phones", "whisper"), {"whisper": "whisper_final"}),
+    ("aligned phones + Whisper block 3", ("phones", "whisper"), {"phones": "aligned_phones"}),
+    ("recognised phones + Whisper block 3", ("phones", "whisper"), {}),
+    ("mel + recognised phones + Whisper block 3 (all)", ("mel", "phones", "whisper"), {}),
+    ("Whisper block 3 (shipped)", ("whisper",), {}),
+)
+
+
+SUMMARY = ("aperture_r", "width_r", "lmd")  # the means each ingredient reports
+
+
+def language_group(code: str) -> str:
+    """``"English"`` for ``en``, else ``"other"`` (unknown languages included)."""
+    return "English" if code == "en" else "other"
+
+
+def ingredients(clips: list[MotionClip], n_folds: int, log=print) -> list[dict]:
+    """Leave-speakers-out CV of each :data:`INGREDIENTS` variant (same folds, ridge alpha and
+    scales as the shipped config).
+
+    Returns:
+        One row per variant: ``label``, mean ``aperture_r``, ``width_r``, ``lmd``, and the mean
+        aperture r over English clips and over the others (``aperture_r_English``,
+        ``aperture_r_other``).
+    """
+    out = []
+    for label, inputs, stand_ins in INGREDIENTS:
+        config = dataclasses.replace(CONFIG, inputs=inputs)
+        swapped = [
+            dataclasses.replace(c, blocks=c.blocks | {k: c.blocks[v] for k, v in stand_ins.items()})
+            for c in clips
+        ]
+        rows = cross_validate(swapped, n_folds, CONFIG.ridge_alpha, config=config)["clips"]
+        row = {"label": label} | {k: float(np.nanmean([r[k] for r in rows])) for k in SUMMARY}
+        for group in ("English", "other"):
+            rs = [r["aperture_r"] for r in rows if language_group(r["language"]) == group]
+            row[f"aperture_r_{group}"] = float(np.nanmean(rs)) if rs else float("nan")
+            row[f"clips_{group}"] = len(rs)
+        log(f"{label}: aperture r {row['aperture_r']:.3f}, width r {row['width_r']:.3f}")
+        out.append(row)
+    return out
 
 
 def train_motion(
@@ -258,6 +314,7 @@ def train_motion(
         alpha *= 1 + len(AUGMENT_SPEEDS) + len(AUGMENT_SNR_DB)
     cv = cross_validate(clips, folds, alpha, copies)
     log(report_table(cv))
+    cv["ingredients"] = ingredients(clips, folds, log)
     model = fit(clips + [a for c in clips for a in (copies or {}).get(c.name, [])], alpha)
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)

@@ -13,7 +13,7 @@ from talkface.face.landmarks import (
     UPPER_INNER,
     UPPER_OUTER,
 )
-from talkface.motion.learned import CONFIG, MOTION_POINTS, LearnedMotion, aperture_width
+from talkface.motion.learned import MOTION_POINTS, LearnedMotion, aperture_width
 from talkface.training.motion_clips import MotionClip
 
 METRICS = (
@@ -43,6 +43,41 @@ def report_table(cv: dict) -> str:
     return "\n".join(lines)
 
 
+def ingredients_table(rows: list[dict]) -> str:
+    """Markdown table of :func:`~talkface.training.motion.ingredients`."""
+    n_en, n_other = (rows[0][f"clips_{g}"] for g in ("English", "other")) if rows else (0, 0)
+    lines = [
+        f"| inputs | aperture r | width r | LMD | aperture r, English ({n_en}) "
+        f"| aperture r, other ({n_other}) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['label']} | {r['aperture_r']:.3f} | {r['width_r']:.3f} | {r['lmd']:.2f} "
+            f"| {r['aperture_r_English']:.3f} | {r['aperture_r_other']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+LANGUAGE_METRICS = ("aperture_r", "width_r", "lmd", "still_lmd")
+
+
+def language_table(cv: dict) -> str:
+    """Markdown table of the cross-validated means by language group (English / other)."""
+    from talkface.training.motion import language_group
+
+    lines = ["| language | clips | aperture r | width r | LMD | still LMD |", "|---|---|---|---|---|---|"]
+    for group in ("English", "other"):
+        rows = [r for r in cv["clips"] if language_group(r["language"]) == group]
+        if rows:
+            m = {k: float(np.nanmean([r[k] for r in rows])) for k in LANGUAGE_METRICS}
+            lines.append(
+                f"| {group} | {len(rows)} | {m['aperture_r']:.3f} | {m['width_r']:.3f} | {m['lmd']:.2f} "
+                f"| {m['still_lmd']:.2f} |"
+            )
+    return "\n".join(lines)
+
+
 def describe_components(model: LearnedMotion) -> list[str]:
     """One table row per PCA coefficient: variance share, and what a +1 step does to the mouth.
 
@@ -68,6 +103,17 @@ def describe_components(model: LearnedMotion) -> list[str]:
     return out
 
 
+def describe_inputs(model: LearnedMotion) -> str:
+    """The model's input blocks in words, with their context windows."""
+    c = model.config
+    words = {
+        "mel": f"Wav2Lip-compatible mel frames, +-{c.mel_context} video frames",
+        "phones": f"pocketsphinx phone labels, +-{c.phone_context} frames",
+        "whisper": f"Whisper base encoder features (bundled), +-{c.whisper_context} frames",
+    }
+    return "; ".join(words[name] for name in c.inputs)
+
+
 def model_card(model: LearnedMotion, clips: list[MotionClip], cv: dict) -> str:
     """The model card (markdown) of a trained motion model."""
     frames = sum(len(c.aperture) for c in clips)
@@ -78,9 +124,8 @@ def model_card(model: LearnedMotion, clips: list[MotionClip], cv: dict) -> str:
             "# talkface motion model (`motion.npz`)",
             "",
             "Speech -> mouth motion for the `warp` engine (`talkface/motion/learned.py`): ridge",
-            "regression (one linear temporal layer) from Wav2Lip-compatible mel frames (+-2 video frames)",
-            "and pocketsphinx phone labels (+-3 frames) to 8 PCA coefficients of per-speaker standardised",
-            "lip and chin motion.",
+            "regression (one linear temporal layer) to 8 PCA coefficients of per-speaker standardised lip",
+            f"and chin motion, from the blocks {', '.join(model.config.inputs)} ({describe_inputs(model)}).",
             "",
             "## Data",
             f"- {len(clips)} talking clips, {frames} frames, {seconds:.0f} s, {groups} speaker groups",
@@ -89,7 +134,7 @@ def model_card(model: LearnedMotion, clips: list[MotionClip], cv: dict) -> str:
             "- Clips: " + ", ".join(c.name for c in clips) + ".",
             "",
             "## Training",
-            f"- Closed-form ridge, alpha {CONFIG.ridge_alpha:g}; no iterative steps. Whole run"
+            f"- Closed-form ridge, alpha {model.config.ridge_alpha:g}; no iterative steps. Whole run"
             f" {cv.get('seconds', 0):.0f} s on 2 CPU cores (tracking each clip is most of it; a"
             " `--cache` keeps it for later runs).",
             f"- Size: {model.weights.size + model.mean.size + model.components.size} float32 numbers.",
@@ -110,6 +155,18 @@ def model_card(model: LearnedMotion, clips: list[MotionClip], cv: dict) -> str:
             "'still LMD' holds that mean shape still). Heuristic = `--motion heuristic`; loudness = log RMS.",
             "",
             report_table(cv),
+            "",
+            "By language group (the `language` column of the data's MANIFEST.tsv):",
+            "",
+            language_table(cv),
+            "",
+            "## Ingredients",
+            "The same cross-validation of models on other inputs (same ridge penalty and block weights).",
+            "Recognised phones: pocketsphinx's free phone recognition (what the model runs on); aligned",
+            "phones: the phones of Whisper's transcript, force-aligned by pocketsphinx in English and",
+            "timed by espeak-ng within Whisper's words in other languages.",
+            "",
+            ingredients_table(cv.get("ingredients", [])),
             "",
             "## Licence",
             "Research use only: the weights are derived from the clips of `shared/data/video`, whose",
