@@ -74,9 +74,9 @@ def add_train_parser(sub) -> None:
         "motion",
         help="train the speech -> mouth-motion model on a folder of talking clips (minutes, CPU)",
         description="Tracks every clip's face (mediapipe), runs leave-speakers-out cross-validation (groups "
-        "from MANIFEST.tsv's speaker column), fits ridge regression from mel + pocketsphinx phone features "
-        "to PCA coefficients of standardised lip motion, and writes OUT (.npz), its model card (.md) and "
-        "the cross-validation (.cv.json).",
+        "from MANIFEST.tsv's speaker column) of the model and of its ingredients, fits ridge regression "
+        "from Whisper encoder features to PCA coefficients of standardised lip motion, and writes OUT "
+        "(.npz), its model card (.md) and the cross-validation (.cv.json).",
     )
     tm.add_argument(
         "data", type=Path, help="folder of talking clips, or a folder holding video/ and MANIFEST.tsv"

@@ -75,11 +75,11 @@ def test_features_have_one_row_per_video_frame_across_windows(encoder: WhisperEn
     assert aligned > 0.25 and all(aligned > similarity(s) + 0.15 for s in (-8, -3, 3, 8))
 
 
-def test_the_pytorch_encoder_gives_ctranslate2s_output_and_runs_in_a_helper(
+def test_the_pytorch_encoder_gives_ctranslate2s_output_and_runs_beside(
     whisper: Whisper, encoder: WhisperEncoder
 ) -> None:
     """The weights read from model.bin, in float32, give CTranslate2's (int8) encoder output; the
-    helper process gives the in-process features."""
+    thread that runs beside the tracker gives the same features."""
     import ctranslate2
 
     samples = load_audio(data_file("video/grid_sbia1a.mpg"))
@@ -95,7 +95,7 @@ def test_the_pytorch_encoder_gives_ctranslate2s_output_and_runs_in_a_helper(
     assert ours.shape == (-(-len(samples) // 320), ENCODER_WIDTH) and cosine.min() > 0.98, cosine.min()
     middle = encoder.encoder_features(samples, 3)
     assert middle.shape == ours.shape and np.abs(middle - ours).mean() > 0.1  # another layer
-    np.testing.assert_allclose(start_encoder_features(samples, 3)(), middle, atol=2e-3)
+    np.testing.assert_allclose(start_encoder_features(samples, 3)(), middle, atol=1e-4)
     with pytest.raises(ValueError, match="layer 9"):
         encoder.encoder_features(samples, 9)
 

@@ -1,4 +1,4 @@
-"""Learned audio -> mouth motion: a linear temporal network on mel and phone features.
+"""Learned audio -> mouth motion: a linear temporal network on Whisper encoder features.
 
 **Motion representation.** Per video frame, the 40 lip-contour points and the 7 chin points of
 mediapipe's mesh are mapped into a canonical face frame (similarity transform on points the mouth
@@ -9,26 +9,31 @@ their mouth is not predictable from their voice). A PCA of these 94-d vectors ov
 clips keeps :attr:`MotionConfig.n_coeffs` coefficients (96 % of the variance). On the shipped
 model (its card, ``talkface/weights/motion.md``, tabulates each coefficient's effect):
 
-1. (42 %) the jaw: lower lip and chin up together, closing the mouth (its negative opens it);
-2. (20 %) upper lip down with the corners drawn in: the mouth narrows and closes from above;
-3. (18 %) spread opening: upper lip up, corners out, wider and more open;
-4. (8 %) rounding: corners in (width -0.35) while the lips part, as in "oo" / "o";
-5. (5 %) chin down with the lips kept together; 6-8 (4 % together) small corrections.
+1. (40 %) the jaw: lower lip and chin up together, closing the mouth (its negative opens it);
+2. (22 %) small moves of the whole mouth, nearly no change of aperture or width;
+3. (19 %) spread opening: upper lip up, corners out, wider and more open;
+4. (8 %) spread with the lips closing (upper lip down, corners out, chin up);
+5. (5 %) chin up with the lips parting and the corners drawn in; 6-8 (4 % together) small
+   corrections.
 
-**Model.** For each video frame the input is 4 mel sub-frames (the Wav2Lip-compatible mel
-spectrogram of :mod:`talkface.speech.mel`, 80 bands, z-scored per utterance and band) over +-2
-frames, and the fractions of each recognised phone (:mod:`talkface.speech.phones`) over +-3
-frames. One linear layer over that window (a temporal convolution, 1,881 x 8 weights) maps it to
-the coefficients; it is fitted in closed form by ridge regression, whose penalty is the
-regulariser. Outputs are smoothed over time (sigma 1 frame). Trained bigger nets do no better on
-the available minutes of data (``shared/research/motion-feasibility.md``). In the same
-cross-validation a 3-layer dilated CNN on the same inputs (dropout 0.3, input noise, 600 steps)
-reached aperture r 0.428 / width r 0.338, and its average with the ridge 0.458 / 0.394, against
-the ridge's 0.453 / 0.416.
+**Model.** The input blocks are named by :attr:`MotionConfig.inputs` (:func:`audio_features`):
+``whisper``, the output of one layer of Whisper base's encoder
+(:class:`~talkface.speech.whisper.WhisperEncoder`; the shipped model: transformer block 3 of 6)
+averaged over each video frame and z-scored per utterance and feature, over +-2 frames; ``mel``,
+4 mel sub-frames (the Wav2Lip-compatible mel spectrogram of :mod:`talkface.speech.mel`, 80 bands,
+z-scored per utterance and band) over +-2 frames; ``phones``, the fractions of each recognised
+phone (:mod:`talkface.speech.phones`) over +-3 frames. One linear layer over that window (a
+temporal convolution; 2,561 x 8 weights for the shipped model) maps it to the coefficients; it is
+fitted in closed form by ridge regression, whose penalty is the regulariser, each block's columns
+weighted by its :meth:`MotionConfig.scale`. Outputs are smoothed over time (sigma 1 frame). On the
+mel spectrogram and phones, trained bigger nets did no better on the available minutes of data
+(``shared/research/motion-feasibility.md``; a 3-layer dilated CNN reached aperture r 0.428 against
+the ridge's 0.453), and on Whisper's output a small temporal CNN neither (0.45 against 0.504).
 
 **Use.** :meth:`LearnedMotion.motion` turns the coefficients back into canonical landmark
 displacements, reads off inner-lip aperture and mouth width, z-scores them over the voiced
-frames of the utterance and closes the mouth in VAD silence: a :class:`MouthMotion` in the same
+frames of the utterance and closes the mouth in VAD silence (or, for synthesised speech, in the
+pauses between its phonemes): a :class:`MouthMotion` in the same
 standard units as the heuristic one, rescaled to the face being animated by the warp engine.
 """
 
@@ -510,8 +515,8 @@ class LearnedMotion:
     ) -> MouthMotion:
         """Mouth drive for ``n_frames`` video frames at ``fps`` from 16 kHz speech.
 
-        The phone recogniser and Whisper's encoder (whichever the model uses) run in helper
-        processes, beside the VAD here and the caller's other threads (the tracker).
+        The phone recogniser (a helper process) and Whisper's encoder (a thread), whichever
+        the model uses, run beside the VAD here and the caller's other threads (the tracker).
 
         Args:
             samples: ``(n,)`` float32 waveform at 16 kHz.

@@ -26,8 +26,6 @@ import functools
 import hashlib
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -286,14 +284,11 @@ def shared_encoder() -> WhisperEncoder:
     return WhisperEncoder()
 
 
-HELPER_THREADS = 1  # torch threads of the helper process (the tracker has the other core)
-
-
 def start_encoder_features(samples: np.ndarray, layer: int = FINAL_LAYER) -> Callable[[], np.ndarray]:
-    """Start :meth:`WhisperEncoder.encoder_features` of ``samples`` in a helper process, beside the
-    tracker; call the returned function for the result. If the helper fails for any reason (or
-    gives rows of the wrong shape) the features are computed in this process, where a bad model
-    raises its error.
+    """Start :meth:`WhisperEncoder.encoder_features` of ``samples`` in a thread, beside the tracker
+    (PyTorch releases Python's GIL while it computes, unlike pocketsphinx, which needs a helper
+    process); call the returned function for the result. The encoder is loaded once per process
+    (:func:`shared_encoder`).
 
     Args:
         samples: ``(n,)`` float32 waveform at 16 kHz.
@@ -301,47 +296,25 @@ def start_encoder_features(samples: np.ndarray, layer: int = FINAL_LAYER) -> Cal
 
     Returns:
         A function that waits for and returns the ``(ceil(n / 320), 512)`` float32 rows.
+
+    Raises:
+        TalkfaceError: (from the returned function) the bundled model is missing or corrupt.
     """
     out: dict = {}
-    rows = -(-len(samples) // (SAMPLE_RATE // int(ENCODER_RATE)))
 
     def run() -> None:
         try:
-            with subprocess.Popen(
-                [sys.executable, "-m", "talkface.speech.whisper", str(layer)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-            ) as proc:
-                for start in range(0, len(samples), SAMPLE_RATE * 10):  # streamed, no full copy
-                    proc.stdin.write(samples[start : start + SAMPLE_RATE * 10].astype("<f4").tobytes())
-                proc.stdin.close()
-                data = np.frombuffer(proc.stdout.read(), "<f4")
-                if proc.wait(timeout=600) == 0 and data.size == rows * ENCODER_WIDTH:
-                    out["rows"] = data.reshape(rows, ENCODER_WIDTH)
-        except (OSError, subprocess.SubprocessError):
-            pass
+            out["rows"] = shared_encoder().encoder_features(samples, layer)
+        except BaseException as exc:  # handed to the caller
+            out["error"] = exc
 
     thread = threading.Thread(target=run, name="talkface-whisper", daemon=True)
     thread.start()
 
     def result() -> np.ndarray:
         thread.join()
-        return out["rows"] if "rows" in out else shared_encoder().encoder_features(samples, layer)
+        if "error" in out:
+            raise out["error"]
+        return out["rows"]
 
     return result
-
-
-def _main() -> None:
-    """Helper process (argument: the layer): 16 kHz float32 little-endian samples on stdin ->
-    encoder rows on stdout."""
-    import torch
-
-    torch.set_num_threads(HELPER_THREADS)
-    samples = np.frombuffer(sys.stdin.buffer.read(), "<f4")
-    rows = WhisperEncoder().encoder_features(samples, int(sys.argv[1]))
-    sys.stdout.buffer.write(rows.astype("<f4").tobytes())
-
-
-if __name__ == "__main__":
-    _main()

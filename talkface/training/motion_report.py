@@ -109,7 +109,8 @@ def describe_inputs(model: LearnedMotion) -> str:
     words = {
         "mel": f"Wav2Lip-compatible mel frames, +-{c.mel_context} video frames",
         "phones": f"pocketsphinx phone labels, +-{c.phone_context} frames",
-        "whisper": f"Whisper base encoder features (bundled), +-{c.whisper_context} frames",
+        "whisper": f"the bundled Whisper base encoder's layer {c.whisper_layer} (1-6: its transformer "
+        f"blocks, 7: its output), +-{c.whisper_context} frames",
     }
     return "; ".join(words[name] for name in c.inputs)
 
