@@ -40,18 +40,12 @@ from talkface.evaluation.benchmark import first_face_frame, reversed_video
 from talkface.evaluation.landmarks import lmd
 from talkface.evaluation.mouth import MouthTrack, follow_score
 from talkface.face.canonical import canonical_template, to_canonical
-from talkface.face.landmarks import mouth_aperture, mouth_width
 from talkface.face.track import landmark_track
 from talkface.media.video import FaceMedia
 from talkface.motion import MOTION_SOURCES
 from talkface.motion.learned import DEFAULT_WEIGHTS
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _track(landmarks: np.ndarray) -> MouthTrack:
-    """Aperture and width of ``(n, 478, 2)`` landmarks, as ``mouth_track`` measures a video."""
-    return MouthTrack(mouth_aperture(landmarks).astype(np.float32), mouth_width(landmarks).astype(np.float32))
 
 
 def main() -> None:
@@ -77,7 +71,7 @@ def main() -> None:
         tmp = Path(tmp)
         for clip in clips:
             real_lm = landmark_track(clip)
-            real = _track(real_lm)
+            real = MouthTrack.of_landmarks(real_lm)
             faces = np.flatnonzero(~np.isnan(real_lm[:, 0, 0]))
             template = canonical_template(real_lm[faces[0]])
             canon_real = to_canonical(real_lm, template)
@@ -106,7 +100,7 @@ def main() -> None:
                     mouth=args.mouth,
                 )
                 out_lm = landmark_track(out)
-                row[mode] = vars(follow_score(_track(out_lm), real))
+                row[mode] = vars(follow_score(MouthTrack.of_landmarks(out_lm), real))
                 row[mode]["lmd"] = 100 * lmd(to_canonical(out_lm, template), canon_real)
             row["frozen_lmd"] = 100 * lmd(to_canonical(frozen, template), canon_real)
             rows.append(row)

@@ -27,6 +27,11 @@ class MouthTrack:
     aperture: np.ndarray
     width: np.ndarray
 
+    @classmethod
+    def of_landmarks(cls, landmarks: np.ndarray) -> MouthTrack:
+        """The mouth of every frame of ``(n, 478, 2)`` mesh landmarks (NaN rows where no face)."""
+        return cls(mouth_aperture(landmarks).astype(np.float32), mouth_width(landmarks).astype(np.float32))
+
 
 def mouth_track(path: str | Path, max_frames: int | None = None) -> MouthTrack:
     """Track the face through ``path`` and measure the mouth in every frame.
@@ -34,8 +39,7 @@ def mouth_track(path: str | Path, max_frames: int | None = None) -> MouthTrack:
     Raises:
         TalkfaceError: the video cannot be read.
     """
-    lm = landmark_track(path, max_frames)
-    return MouthTrack(mouth_aperture(lm).astype(np.float32), mouth_width(lm).astype(np.float32))
+    return MouthTrack.of_landmarks(landmark_track(path, max_frames))
 
 
 @dataclass

@@ -294,7 +294,7 @@ def evaluate_video(
             result.reference_offset = ref_sync.offset
             score = follow_score(
                 MouthTrack(result.aperture, mouth_width(lm_gen).astype(np.float32)),
-                MouthTrack(mouth_aperture(lm_ref).astype(np.float32), mouth_width(lm_ref).astype(np.float32)),
+                MouthTrack.of_landmarks(lm_ref),
             )
             result.aperture_r, result.std_ratio, result.width_r = (
                 score.aperture_r,
