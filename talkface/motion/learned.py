@@ -254,19 +254,35 @@ def audio_features(
     Raises:
         TalkfaceError: the bundled Whisper model is missing or corrupt.
     """
-    blocks = []
-    for name in config.inputs:
-        if name == "mel":
-            blocks.append(mel_per_frame(samples, n_frames, fps, config=config))
-        elif name == "phones":
-            blocks.append(phone_fractions(samples, n_frames, fps, phone_labels))
-        else:
-            if encoder_rows is None:
-                from talkface.speech.whisper import shared_encoder
+    return np.concatenate(
+        [
+            mel_per_frame(samples, n_frames, fps, config=config)
+            if name == "mel"
+            else _whole_block(name, samples, n_frames, fps, config, phone_labels, encoder_rows)
+            for name in config.inputs
+        ],
+        axis=1,
+    )
 
-                encoder_rows = shared_encoder().encoder_features(samples, config.whisper_layer)
-            blocks.append(whisper_block(encoder_rows, n_frames, fps))
-    return np.concatenate(blocks, axis=1)
+
+def _whole_block(
+    name: str,
+    samples: np.ndarray,
+    n_frames: int,
+    fps: float,
+    config: MotionConfig,
+    phone_labels: np.ndarray | None,
+    encoder_rows: np.ndarray | None,
+) -> np.ndarray:
+    """The ``phones`` or ``whisper`` block of :func:`audio_features` for the whole utterance (the
+    labels or encoder rows computed here if not given)."""
+    if name == "phones":
+        return phone_fractions(samples, n_frames, fps, phone_labels)
+    if encoder_rows is None:
+        from talkface.speech.whisper import shared_encoder
+
+        encoder_rows = shared_encoder().encoder_features(samples, config.whisper_layer)
+    return whisper_block(encoder_rows, n_frames, fps)
 
 
 def _smoothed(c: np.ndarray, sigma: float) -> np.ndarray:
@@ -386,7 +402,6 @@ class LearnedMotion:
         settings = dict(meta.get("config", {}))
         if meta.get("version") in (1, 2):
             settings["inputs"] = LEGACY_INPUTS
-            settings.setdefault("ridge_alpha", 6e3)
         try:
             config = MotionConfig(**settings)
         except TypeError as exc:
@@ -479,17 +494,12 @@ class LearnedMotion:
             ``(n_frames, n_coeffs)`` float32.
         """
         config = self.config
-        whole = {}
-        if "mel" in config.inputs:
-            stats = mel_statistics(samples, n_frames, fps, config)
-        if "phones" in config.inputs:
-            whole["phones"] = phone_fractions(samples, n_frames, fps, labels)
-        if "whisper" in config.inputs:
-            if encoder_rows is None:
-                from talkface.speech.whisper import shared_encoder
-
-                encoder_rows = shared_encoder().encoder_features(samples, config.whisper_layer)
-            whole["whisper"] = whisper_block(encoder_rows, n_frames, fps)
+        stats = mel_statistics(samples, n_frames, fps, config) if "mel" in config.inputs else None
+        whole = {
+            name: _whole_block(name, samples, n_frames, fps, config, labels, encoder_rows)
+            for name in config.inputs
+            if name != "mel"
+        }
         raw = np.empty((n_frames, self.weights.shape[1]), np.float64)
         for lo, start, stop, hi in _chunks(n_frames, config.margin):
             blocks = [
