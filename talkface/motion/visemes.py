@@ -16,6 +16,7 @@ import numpy as np
 from talkface.errors import TalkfaceError
 from talkface.motion import MouthMotion, smooth_curve
 from talkface.motion.heuristic import ROUNDING_Z, SILENCE_Z
+from talkface.speech.vad import phoneme_speech_mask
 
 if TYPE_CHECKING:
     from talkface.media.audio import Speech
@@ -81,7 +82,6 @@ def viseme_motion(phonemes: list[tuple[float, float, str]], n_frames: int, fps: 
         :class:`MouthMotion` in the same z units as the acoustic heuristic.
     """
     times, opening, spread = [], [], []
-    speech = np.zeros(n_frames, bool)
     for start, end, name in phonemes:
         if end <= start:
             continue
@@ -90,7 +90,7 @@ def viseme_motion(phonemes: list[tuple[float, float, str]], n_frames: int, fps: 
             times.append(start + (end - start) * (k + 1) / (len(parts) + 1))
             opening.append(o)
             spread.append(s)
-        speech[int(start * fps) : int(np.ceil(end * fps))] = True
+    speech = phoneme_speech_mask(phonemes, n_frames, fps, hangover=0.0)
     t = (np.arange(n_frames) + 0.5) / fps
     if times:
         op = np.interp(t, times, opening)

@@ -125,6 +125,18 @@ def whisper_model_dir(cache: Path | None = None) -> Path:
     return folder
 
 
+def checked_model_dir(folder: Path | None) -> Path:
+    """``folder`` checked by :func:`check_model`, or the bundled model's (:func:`whisper_model_dir`).
+
+    Raises:
+        TalkfaceError: as :func:`check_model` and :func:`whisper_model_dir`.
+    """
+    if folder is None:
+        return whisper_model_dir()
+    check_model(folder)
+    return folder
+
+
 @dataclass(frozen=True)
 class Word:
     """A recognised word: ``start`` and ``end`` in seconds from the start of the speech."""
@@ -148,10 +160,7 @@ class Whisper:
     def __init__(self, folder: Path | None = None, threads: int = 2) -> None:
         from faster_whisper import WhisperModel
 
-        if folder is None:
-            folder = whisper_model_dir()
-        else:
-            check_model(folder)
+        folder = checked_model_dir(folder)
         self.model = WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=threads)
 
     def transcribe(self, samples: np.ndarray, language: str | None = None) -> tuple[str, list[Word]]:
@@ -189,11 +198,7 @@ class WhisperEncoder:
 
         from talkface.models.whisper_encoder import load_ctranslate2
 
-        if folder is None:
-            folder = whisper_model_dir()
-        else:
-            check_model(folder)
-        self.net = load_ctranslate2(folder)
+        self.net = load_ctranslate2(checked_model_dir(folder))
         self.extractor = FeatureExtractor()
 
     def encoder_features(self, samples: np.ndarray, layer: int = FINAL_LAYER) -> np.ndarray:

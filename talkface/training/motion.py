@@ -37,7 +37,14 @@ from talkface.motion.learned import (
     aperture_width,
     design_matrix,
 )
-from talkface.training.motion_clips import EXCLUDED_CLIPS, MotionClip, clip_blocks, clip_paths, load_clips
+from talkface.training.motion_clips import (
+    EXCLUDED_CLIPS,
+    MotionClip,
+    clip_blocks,
+    clip_paths,
+    language_group,
+    load_clips,
+)
 from talkface.training.motion_report import METRICS, model_card, report_table
 
 AUGMENT_SPEEDS = (0.92, 1.08)  # speech played this many times faster: pitch and tempo together
@@ -237,11 +244,6 @@ INGREDIENTS = (
 
 
 SUMMARY = ("aperture_r", "width_r", "lmd")  # the means each ingredient reports
-
-
-def language_group(code: str) -> str:
-    """``"English"`` for ``en``, else ``"other"`` (unknown languages included)."""
-    return "English" if code == "en" else "other"
 
 
 def ingredients(clips: list[MotionClip], n_folds: int, log=print) -> list[dict]:

@@ -146,6 +146,11 @@ def clip_languages(data_dir: Path) -> dict[str, str]:
     }
 
 
+def language_group(code: str) -> str:
+    """``"English"`` for ``en``, else ``"other"`` (unknown languages included)."""
+    return "English" if code == "en" else "other"
+
+
 def speaker_groups(data_dir: Path) -> dict[str, str]:
     """Clip stem -> speaker group, from ``MANIFEST.tsv`` next to or above ``data_dir`` (if any)."""
     groups = {}

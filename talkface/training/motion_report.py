@@ -14,7 +14,7 @@ from talkface.face.landmarks import (
     UPPER_OUTER,
 )
 from talkface.motion.learned import MOTION_POINTS, LearnedMotion, aperture_width
-from talkface.training.motion_clips import MotionClip
+from talkface.training.motion_clips import MotionClip, language_group
 
 METRICS = (
     "aperture_r",
@@ -64,8 +64,6 @@ LANGUAGE_METRICS = ("aperture_r", "width_r", "lmd", "still_lmd")
 
 def language_table(cv: dict) -> str:
     """Markdown table of the cross-validated means by language group (English / other)."""
-    from talkface.training.motion import language_group
-
     lines = ["| language | clips | aperture r | width r | LMD | still LMD |", "|---|---|---|---|---|---|"]
     for group in ("English", "other"):
         rows = [r for r in cv["clips"] if language_group(r["language"]) == group]
