@@ -114,3 +114,23 @@ def zscore(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """
     ref = x[mask] if mask.sum() >= 3 else x
     return (x - ref.mean()) / (ref.std() + 1e-6)
+
+
+def long_runs(mask: np.ndarray, min_length: int) -> np.ndarray:
+    """The runs of true entries of ``mask`` at least ``min_length`` entries long (shorter runs
+    cleared), e.g. the pauses of a silence mask that last long enough for a mouth to close.
+
+    Args:
+        mask: ``(n,)`` bool, one entry per video frame.
+        min_length: shortest run kept, in entries (frames).
+
+    Returns:
+        ``(n,)`` bool.
+    """
+    mask = np.asarray(mask, bool)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    out = np.zeros_like(mask)
+    for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        if stop - start >= min_length:
+            out[start:stop] = True
+    return out
