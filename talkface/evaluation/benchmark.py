@@ -77,7 +77,10 @@ def first_face_frame(clip: Path, out: Path) -> Path:
 
 
 def reversed_video(clip: Path, out: Path) -> Path:
-    """The clip's frames in reverse order, same size and frame rate, no audio (near-lossless)."""
+    """The clip's frames in reverse order, same size and frame rate, no audio: x264 lossless (qp 0)
+    in yuv420p, so the same clip always gives the same pixels. (At crf 12 the encoded pixels here
+    depended on what the process had encoded before, enough to move a short clip's reversed-mode
+    aperture r by 0.07 in ``benchmarks/lipsync_accuracy.py``.)"""
     media = FaceMedia(clip)
     frames = list(media.frames())[::-1]
     with av.open(str(out), "w") as c:
@@ -87,7 +90,7 @@ def reversed_video(clip: Path, out: Path) -> Path:
             media.height - media.height % 2,
             "yuv420p",
         )
-        s.options = {"crf": "12", "preset": "veryfast"}
+        s.options = {"qp": "0", "preset": "veryfast"}
         for i, f in enumerate(frames):
             vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f[: s.height, : s.width]), format="rgb24")
             vf.pts = i
