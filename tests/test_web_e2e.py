@@ -195,13 +195,21 @@ def test_a_bundled_example_speaks_typed_text(browser, server_url) -> None:
 
 
 def toasts_inside(browser) -> list[str]:
-    """Texts of the toasts shown, after checking that each lies inside the window."""
-    toasts = browser.find_elements(By.CSS_SELECTOR, ".toast-body")
+    """Texts of the toasts shown, after checking that each lies inside the window. A toast that
+    closes while it is read (a stale element: seen on a loaded machine) is not shown any more."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
     width = browser.execute_script("return document.documentElement.clientWidth")
-    for toast in toasts:
-        rect = browser.execute_script("return arguments[0].getBoundingClientRect().toJSON()", toast)
+    texts = []
+    for toast in browser.find_elements(By.CSS_SELECTOR, ".toast-body"):
+        try:
+            rect = browser.execute_script("return arguments[0].getBoundingClientRect().toJSON()", toast)
+            text = toast.text
+        except StaleElementReferenceException:
+            continue
         assert 0 <= rect["left"] and rect["right"] <= width, (rect, width)
-    return [t.text for t in toasts]
+        texts.append(text)
+    return texts
 
 
 def test_page_details_at_a_laptop_width(browser, server_url, tmp_path) -> None:
