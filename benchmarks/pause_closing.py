@@ -23,7 +23,7 @@ import numpy as np
 from talkface.engines.warp import MAX_APERTURE, TYPICAL_APERTURE
 from talkface.media.audio import load_audio
 from talkface.motion import long_runs, smooth_curve, zscore
-from talkface.motion.learned import PAUSE_SECONDS, LearnedMotion, _smoothed, aperture_width, pause_drive
+from talkface.motion.learned import PAUSE_SECONDS, LearnedMotion, aperture_width, pause_drive
 from talkface.speech.vad import speech_mask
 from talkface.training.motion import pearson_r
 from talkface.training.motion_clips import clip_paths, load_clips
@@ -47,8 +47,7 @@ def main() -> None:
     real = {"speech": [], "gaps": [], "pauses": []}
     for clip in clips:
         model = models[folds[clip.name]]
-        raw = _smoothed(model.raw_coefficients(clip.features(model.config)), model.config.output_sigma)
-        ap, wd = aperture_width(model.displacement(raw))
+        ap, wd = aperture_width(model.displacement(model.coefficients(clip.features(model.config))))
         speech = speech_mask(load_audio(paths[clip.name]), len(ap), clip.fps)
         for seconds in CANDIDATES:
             opening, _ = pause_drive(zscore(ap, speech), zscore(wd, speech), speech, clip.fps, seconds)
