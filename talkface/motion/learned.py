@@ -32,8 +32,9 @@ the ridge's 0.453), and on Whisper's output a small temporal CNN neither (0.45 a
 
 **Use.** :meth:`LearnedMotion.motion` turns the coefficients back into canonical landmark
 displacements, reads off inner-lip aperture and mouth width, z-scores them over the voiced
-frames of the utterance and closes the mouth in VAD silence (or, for synthesised speech, in the
-pauses between its phonemes): a :class:`MouthMotion` in the same
+frames of the utterance and closes the mouth in pauses of at least :data:`PAUSE_SECONDS` (VAD
+silence or, for synthesised speech, the gaps between its phonemes; :func:`pause_drive`), following
+the model in shorter gaps: a :class:`MouthMotion` in the same
 standard units as the heuristic one, rescaled to the face being animated by the warp engine.
 """
 
