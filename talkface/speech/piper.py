@@ -14,7 +14,6 @@ symbol (the ``Ceil`` of its duration predictor, graph tensor :data:`DURATIONS`),
 
 from __future__ import annotations
 
-import ctypes
 import json
 import re
 import threading
@@ -29,7 +28,6 @@ PIPER_MODEL_BYTES = 63_201_294
 PIPER_MODEL_SHA256 = "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"
 DURATIONS = "/Ceil_output_0"  # (1, 1, n_ids) spectrogram frames per input id
 HOP_LENGTH = 256  # samples per spectrogram frame (Piper's medium voices, 22050 Hz)
-_IPA_MODE = 0x02  # espeak_TextToPhonemes phonememode: IPA
 _CLAUSES = re.compile(r"([^.,;:!?]+)([.,;:!?]*)")
 _PAD, _BOS, _EOS = "_", "^", "$"
 
@@ -59,25 +57,13 @@ def ipa_phonemes(text: str) -> str:
     Raises:
         TalkfaceError: empty text.
     """
-    from talkface.speech.tts import _load, _set_voice
-    from talkface.speech.tts import _lock as espeak_lock
+    from talkface.speech.tts import ipa
 
     clauses = [(words.strip(), marks) for words, marks in _CLAUSES.findall(text) if words.strip()]
     if not clauses:
         raise TalkfaceError("text is empty")
-    lib = _load()["lib"]
-    lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
-    lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.c_int, ctypes.c_int]
-    out = []
-    with espeak_lock:
-        _set_voice(lib, "en-us")
-        for words, marks in clauses:
-            buf = ctypes.c_char_p(words.encode("utf-8"))
-            parts = []
-            while buf.value:
-                parts.append(lib.espeak_TextToPhonemes(ctypes.pointer(buf), 1, _IPA_MODE).decode("utf-8"))
-            out.append(" ".join(p.strip() for p in parts) + marks[:1])
-    return " ".join(out)
+    sounds = ipa([words for words, _ in clauses], "en-us")
+    return " ".join(part + marks[:1] for part, (_, marks) in zip(sounds, clauses, strict=True))
 
 
 class PiperVoice:

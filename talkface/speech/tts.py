@@ -22,6 +22,7 @@ _POS_CHARACTER = 1
 _EVENT_WORD = 1
 _EVENT_END = 5
 _EVENT_PHONEME = 7
+_PHONEMES_IPA = 0x02  # espeak_TextToPhonemes phonememode: IPA
 
 LANGUAGE_VOICES = {"zh": "cmn", "zh-cn": "cmn", "mandarin": "cmn", "cantonese": "yue"}
 """Common language codes mapped to espeak-ng voice names; other codes are passed through."""
@@ -83,6 +84,8 @@ def _load() -> dict:
         ctypes.c_void_p,
         ctypes.c_void_p,
     ]
+    lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+    lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.c_int, ctypes.c_int]
     _engine.update(lib=lib, rate=rate)
     return _engine
 
@@ -103,6 +106,26 @@ def check_language(lang: str) -> str:
     """
     with _lock:
         return _set_voice(_load()["lib"], lang)
+
+
+def ipa(texts: list[str], lang: str = "en") -> list[str]:
+    """espeak-ng's IPA for each of ``texts`` (``espeak_TextToPhonemes``; stress marks included,
+    clause punctuation dropped), e.g. ``["Hi there"]`` -> ``["hˈaɪ ðˈɛɹ"]``.
+
+    Raises:
+        TalkfaceError: unknown language.
+    """
+    out = []
+    with _lock:
+        lib = _load()["lib"]
+        _set_voice(lib, lang)
+        for text in texts:
+            buf = ctypes.c_char_p(text.encode("utf-8"))
+            parts = []
+            while buf.value:  # one clause per call
+                parts.append(lib.espeak_TextToPhonemes(ctypes.pointer(buf), _CHARS_UTF8, _PHONEMES_IPA))
+            out.append(" ".join(part.decode("utf-8").strip() for part in parts))
+    return out
 
 
 def synthesize(text: str, lang: str = "en") -> tuple[np.ndarray, int, list[tuple[float, float, str]]]:
