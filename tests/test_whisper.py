@@ -78,21 +78,23 @@ def test_features_have_one_row_per_video_frame_across_windows(encoder: WhisperEn
 def test_the_pytorch_encoder_gives_ctranslate2s_output_and_runs_beside(
     whisper: Whisper, encoder: WhisperEncoder
 ) -> None:
-    """The weights read from model.bin, in float32, give CTranslate2's (int8) encoder output; the
-    thread that runs beside the tracker gives the same features."""
+    """The weights read from model.bin give CTranslate2's encoder output: to float precision
+    against CTranslate2 in float32, and close to the int8 model recognition runs (whose kernels,
+    and so its worst frame, differ between CPUs: 0.93 on an AVX2-only AMD EPYC); the thread that
+    runs beside the tracker gives the same features."""
     import ctranslate2
 
     samples = load_audio(data_file("video/grid_sbia1a.mpg"))
     ours = encoder.encoder_features(samples, FINAL_LAYER)
+    assert ours.shape == (-(-len(samples) // 320), ENCODER_WIDTH)
     chunk = np.zeros(30 * SAMPLE_RATE, np.float32)
     chunk[: len(samples)] = samples
-    mel = np.ascontiguousarray(encoder.extractor(chunk)[:, :3000])
-    theirs = np.asarray(
-        whisper.model.model.encode(ctranslate2.StorageView.from_array(mel[None]), to_cpu=True)
-    )
-    theirs = theirs[0, : len(ours)]
-    cosine = (ours * theirs).sum(1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(theirs, axis=1)
-    assert ours.shape == (-(-len(samples) // 320), ENCODER_WIDTH) and cosine.min() > 0.98, cosine.min()
+    mel = ctranslate2.StorageView.from_array(np.ascontiguousarray(encoder.extractor(chunk)[None, :, :3000]))
+    exact = ctranslate2.models.Whisper(str(whisper_model_dir()), device="cpu", compute_type="float32")
+    for model, worst, mean in ((exact, 0.9999, 0.9999), (whisper.model.model, 0.9, 0.99)):
+        theirs = np.asarray(model.encode(mel, to_cpu=True))[0, : len(ours)]
+        cosine = (ours * theirs).sum(1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(theirs, axis=1)
+        assert cosine.min() > worst and cosine.mean() > mean, (cosine.min(), cosine.mean())
     middle = encoder.encoder_features(samples, 3)
     assert middle.shape == ours.shape and np.abs(middle - ours).mean() > 0.1  # another layer
     np.testing.assert_allclose(start_encoder_features(samples, 3)(), middle, atol=1e-4)
