@@ -11,6 +11,9 @@ photo mode that never moved the mouth would score).
 
     .venv/bin/python benchmarks/lipsync_accuracy.py [--data ../shared/data] [--clips N] [--json out.json]
         [--motion learned|heuristic] [--fold-models DIR] [--mouth auto|bank|learned|painted]
+        [--modes photo,reversed] [--still]
+
+Photo mode animates the head (issue 18) unless ``--still``; ``--modes photo`` runs photo mode only.
 
 With ``--motion learned`` (the default) every clip is driven by the shipped model; the clips it
 was trained on (listed in ``talkface/weights/motion.cv.json``) are marked "seen", the others
@@ -56,7 +59,12 @@ def main() -> None:
     p.add_argument("--motion", choices=MOTION_SOURCES, default="learned")
     p.add_argument("--fold-models", type=Path, default=None, help="held-out models: fold<k>.npz + folds.json")
     p.add_argument("--mouth", choices=MOUTHS, default=MOUTHS[0], help="what fills the mouth (warp --mouth)")
+    p.add_argument("--modes", default="photo,reversed", help="comma-separated: photo, reversed")
+    p.add_argument("--still", action="store_true", help="photo mode without head motion or blinks")
     args = p.parse_args()
+    modes = [m for m in args.modes.split(",") if m]
+    if not modes or set(modes) - {"photo", "reversed"}:
+        sys.exit(f"--modes: choose from photo, reversed, not {args.modes!r}")
     folds = json.loads((args.fold_models / "folds.json").read_text()) if args.fold_models else {}
     # The clips the shipped model was trained on (its cross-validation report lists them).
     report = json.loads(DEFAULT_WEIGHTS.with_suffix(".cv.json").read_text())
@@ -83,10 +91,11 @@ def main() -> None:
             # Seen: the model that drives the clip was trained on it.
             seen = args.motion == "heuristic" or (fold is None and clip.stem in trained)
             row = {"clip": clip.name, "frames": len(real.aperture), "held_out": not seen}
-            inputs = {
-                "photo": (first_face_frame(clip, tmp / "face.png"), fps),
-                "reversed": (reversed_video(clip, tmp / "rev.mp4"), None),
-            }
+            inputs = {}
+            if "photo" in modes:
+                inputs["photo"] = (first_face_frame(clip, tmp / "face.png"), fps)
+            if "reversed" in modes:
+                inputs["reversed"] = (reversed_video(clip, tmp / "rev.mp4"), None)
             for mode, (face, photo_fps) in inputs.items():
                 out = tmp / f"{mode}.mp4"
                 talkface.sync(
@@ -98,6 +107,8 @@ def main() -> None:
                     motion=args.motion,
                     motion_model=model if args.motion == "learned" else None,
                     mouth=args.mouth,
+                    still=args.still and mode == "photo",
+                    no_blink=args.still and mode == "photo",
                 )
                 out_lm = landmark_track(out)
                 row[mode] = vars(follow_score(MouthTrack.of_landmarks(out_lm), real))
@@ -125,7 +136,7 @@ def main() -> None:
     held = [row for row in rows if row["held_out"]]
     sets = {"all": rows, "held-out": held} if held else {"all": rows}
     for label, chosen in sets.items():
-        for mode in ("photo", "reversed"):
+        for mode in modes:
             r = np.array([row[mode]["aperture_r"] for row in chosen])
             sd = np.array([row[mode]["std_ratio"] for row in chosen])
             w = np.array([row[mode]["width_r"] for row in chosen])
@@ -145,6 +156,7 @@ def main() -> None:
             )
     source = f"fold models {args.fold_models}" if args.fold_models else "shipped model"
     detail = f"learned motion, {source}" if args.motion == "learned" else "heuristic motion"
+    detail += ", photo head still" if args.still else ", photo head animated"
     print(
         f"({len(rows)} clips in {time.perf_counter() - t0:.0f} s; engine warp, mouth {args.mouth}, {detail})"
     )

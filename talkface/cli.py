@@ -176,7 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
         "sync",
         help="lip-sync a face video or photo to speech",
         description="Lip-sync a face video or photo to an audio file or to text spoken by "
-        "espeak-ng. Writes H.264 + AAC MP4 at the input resolution and frame rate, "
+        "the Piper neural voice (English) or espeak-ng (every language). Writes H.264 + AAC MP4 at the "
+        "input resolution and frame rate, "
         "as long as the speech.",
     )
     p.add_argument("--face", required=True, type=Path, help="face video (any format FFmpeg reads) or photo")
@@ -184,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     speech.add_argument(
         "--audio", type=Path, help="speech: wav, mp3, flac, m4a, ogg... or a video whose audio track is used"
     )
-    speech.add_argument("--text", help="speech: text spoken by espeak-ng")
+    speech.add_argument("--text", help="speech: text, spoken by --voice")
     p.add_argument("--lang", default="en", help="language of --text: en, zh, de, fr, ... (default en)")
     p.add_argument(
         "-o",
@@ -201,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="render the bundled demo: the NASA astronaut portrait speaking a paragraph",
         description="The portrait from scikit-image's data.astronaut() (NASA, public domain) "
-        "speaks a short English paragraph through espeak-ng.",
+        "speaks a short English paragraph in the Piper neural voice.",
     )
     d.add_argument(
         "-o",

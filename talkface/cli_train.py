@@ -99,6 +99,37 @@ def add_train_parser(sub) -> None:
         "excluded_clips.txt, the shared clips whose audio and video are out of sync)",
     )
 
+    th = tsub.add_parser(
+        "head",
+        help="train the head-motion model of photo animation (PoseVAE, blinks) on talking clips (CPU)",
+        description="Tracks every clip's face with depth, builds the canonical face shape, fits the blink "
+        "model to the eyelid tracks and trains SadTalker's PoseVAE on head-pose residuals (every fifth "
+        "speaker held out and measured), then writes OUT (head_motion.pt).",
+    )
+    th.add_argument(
+        "data", type=Path, help="folder of talking clips, or a folder holding video/ and MANIFEST.tsv"
+    )
+    th.add_argument("--out", type=Path, default=Path("results/head/head_motion.pt"), help="model file (.pt)")
+    th.add_argument("--cache", type=Path, default=None, help="folder to cache per-clip tracking in")
+    th.add_argument("--minutes", type=float, default=10.0, help="PoseVAE training time (default 10)")
+    th.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+    te = tsub.add_parser(
+        "expression",
+        help="train the expression basis and ExpNet of photo animation on talking clips (CPU)",
+        description="Tracks every clip's face with depth (the cache of 'train head' can be shared), "
+        "builds a PCA basis of expression residuals in the shipped head model's canonical frame and "
+        "trains SadTalker's ExpNet (audio, reference expression, blink ratio -> coefficients; every "
+        "fifth speaker held out and measured), then writes OUT (expnet.pt).",
+    )
+    te.add_argument(
+        "data", type=Path, help="folder of talking clips, or a folder holding video/ and MANIFEST.tsv"
+    )
+    te.add_argument("--out", type=Path, default=Path("results/head/expnet.pt"), help="model file (.pt)")
+    te.add_argument("--cache", type=Path, default=None, help="folder to cache per-clip tracking in")
+    te.add_argument("--minutes", type=float, default=10.0, help="ExpNet training time (default 10)")
+    te.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
     tr = tsub.add_parser(
         "mouth",
         help="train the learned mouth renderer on a folder of talking clips (tens of minutes, CPU)",
@@ -177,6 +208,20 @@ def run_train(args: argparse.Namespace) -> None:
             exclude=args.exclude or EXCLUDED_CLIPS,
         )
         print(f"wrote {args.out} and {args.out.with_suffix('.md')} in {cv['seconds']:.0f} s")
+        return
+    if args.train_command == "head":
+        from talkface.training.head import train_head
+
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        report = train_head(args.data, args.out, args.cache, args.minutes, args.seed)
+        print(f"wrote {args.out}: {report['steps']} steps; held out: {report['held_out']}")
+        return
+    if args.train_command == "expression":
+        from talkface.training.expression import train_expression
+
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        report = train_expression(args.data, args.out, args.cache, args.minutes, args.seed)
+        print(f"wrote {args.out}: {report['steps']} steps; held out: {report.get('held_out')}")
         return
     if args.train_command == "mouth":
         from talkface.training.mouth_data import MouthCrops, build_mouth_crops

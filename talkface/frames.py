@@ -18,6 +18,7 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,6 +31,9 @@ from talkface.media.audio import Speech
 from talkface.media.frame import I420Frame
 from talkface.media.spill import FrameStore, LandmarkStore
 from talkface.media.video import FaceMedia
+
+if TYPE_CHECKING:
+    from talkface.animation import HeadAnimation
 
 LOOKAHEAD = MAX_BRIDGE + 4  # frames held back for gap bridging and smoothing
 # Decoded and tracked frames queued ahead of the renderer: while the speech is analysed at the
@@ -151,6 +155,7 @@ def rendered_frames(
     box: tuple[int, int, int, int] | None = None,
     nosmooth: bool = False,
     loop: bool = False,
+    head: HeadAnimation | None = None,
 ) -> Iterator[Rendered]:
     """The output frames of ``media`` speaking ``speech``, in order, as the engine renders them.
 
@@ -162,6 +167,8 @@ def rendered_frames(
         box: fixed face box ``(top, bottom, left, right)`` in pixels (no detection).
         nosmooth: do not smooth landmarks over time.
         loop: cycle a video shorter than the speech instead of ping-ponging it.
+        head: for a photo, the head motion and blinks laid over each rendered frame
+            (:class:`~talkface.animation.HeadAnimation`); ignored for a video.
 
     Yields:
         ``(frame, rendered)``: an :class:`~talkface.media.frame.I420Frame` (or ``(H, W, 3)`` uint8
@@ -175,11 +182,16 @@ def rendered_frames(
     n_out = output_frames(speech, media.fps)
     trackers: list[FaceTracker] = []  # closed at the end
 
+    first: list[FrameFace] = []  # the photo's tracking, depth included, for the head animation
+
     def tracked(frames: Iterator[I420Frame]) -> Iterator[tuple[I420Frame, FrameFace]]:
         # Built on the thread that uses it: mediapipe's start-up overlaps the speech analysis.
         trackers.append(FaceTracker(box=box, static=media.is_photo))
         for frame in frames:
-            yield frame, trackers[0](frame)
+            found = trackers[0](frame)
+            if not first:
+                first.append(found)
+            yield frame, found
 
     track = _Track(smooth=not nosmooth and not media.is_photo)
     store: FrameStore | None = None
@@ -192,6 +204,22 @@ def rendered_frames(
         frame_bytes = media.width * media.height * 3 // 2
         ahead = int(np.clip(PREFETCH_BYTES // max(frame_bytes, 1), *PREFETCH_FRAMES))
         frames = _Prefetch(tracked(media.i420_frames()), size=ahead)
+    done = [0]  # output frames handed out so far: the engine hands them back in order
+
+    def animated(frames: list[Rendered]) -> list[Rendered]:
+        if head is None or not media.is_photo:
+            return frames
+        if head.motion is None and first and first[0].landmarks is not None:
+            face = first[0]  # the photo is tracked before its first frame is submitted
+            mesh = np.concatenate([face.landmarks, face.depth[:, None]], axis=1)
+            head.prepare(speech, n_out, media.fps, photo.rgb()[0], mesh)
+        if head.motion is not None:
+            for frame, rendered in frames:
+                if rendered:
+                    head.apply(done[0], frame)
+                done[0] += 1
+        return frames
+
     try:
         engine = build_engine()
         engine.prepare(speech, n_out, media.fps)
@@ -205,12 +233,12 @@ def rendered_frames(
             window.append((j, frame))
             while window and window[0][0] + LOOKAHEAD <= j:
                 k, ready = window.popleft()
-                yield from engine.submit(k, ready, track.finalise(k))
+                yield from animated(engine.submit(k, ready, track.finalise(k)))
             if j + 1 >= n_out:
                 break
         while window:
             k, ready = window.popleft()
-            yield from engine.submit(k, ready, track.finalise(k))
+            yield from animated(engine.submit(k, ready, track.finalise(k)))
         if not track.final.faces:
             raise TalkfaceError("no face found in any frame", media.path)
 
@@ -227,10 +255,10 @@ def rendered_frames(
             schedule = frame_schedule(n_source, n_out, loop)
             for i in range(n_source, n_out):
                 k = int(schedule[i])
-                yield from engine.submit(
-                    i, photo.copy() if media.is_photo else store[k].copy(), track.final[k]
+                yield from animated(
+                    engine.submit(i, photo.copy() if media.is_photo else store[k].copy(), track.final[k])
                 )
-        yield from engine.flush()
+        yield from animated(engine.flush())
     finally:
         frames.close()  # stops and joins the decode/track thread before the tracker closes
         for tracker in trackers:

@@ -23,12 +23,16 @@ from typing import Any, ClassVar
 
 from talkface.errors import TalkfaceError
 from talkface.media import DEFAULT_FPS, FPS_RANGE, PRESETS, VIDEO_PRESET
+from talkface.speech import VOICES
 
 KINDS = ("choice", "bool", "int", "float", "path", "pixels")  # what an option's value is
 PIXELS_METAVAR = ("TOP", "BOTTOM", "LEFT", "RIGHT")
 PAD_RANGE = (-500, 500)  # pixels: a pad beyond this is a typing error
 ACCELERATORS = ("bf16", "onnx", "none")  # how a neural engine runs
 RESIZE_RANGE = (1, 8)
+POSE_STYLE_RANGE = (0, 999)  # the shipped model has fewer: checked when it is loaded
+SEED_RANGE = (0, 2**31 - 1)
+EXPRESSION_SCALE_RANGE = (0.0, 3.0)  # times the expression ExpNet gives (SadTalker's --expression_scale)
 
 
 class OptionError(TalkfaceError):
@@ -259,6 +263,52 @@ class SyncOptions(Options):
         "cycle a video shorter than the speech (default: ping-pong it back and forth)",
         label="Loop a short video (instead of ping-pong)",
     )
+    still: bool = option(
+        False,
+        "photo: keep the head still (as SadTalker's --still); the eyes still blink",
+        label="Still head (photo)",
+    )
+    pose_style: int | None = option(
+        None,
+        "photo: whose head motion to imitate, a training speaker's number (talkface/weights/head_motion.md "
+        "lists them; default: the speaker of median motion)",
+        label="Head-motion style (photo)",
+        range=POSE_STYLE_RANGE,
+        ui_range=(0, 30),
+        what="a style number",
+    )
+    seed: int = option(
+        0,
+        "photo: seed of the head motion and blinks (the same seed gives the same motion)",
+        label="Head-motion seed (photo)",
+        range=SEED_RANGE,
+        ui_range=(0, 100),
+    )
+    no_blink: bool = option(False, "photo: no blinks", label="No blinks (photo)")
+    expression_scale: float = option(
+        0.0,
+        "photo: strength of the expression ExpNet adds to brows, cheeks and eyes (as SadTalker's "
+        "--expression_scale; 0, the default for now: none; 1: as learned)",
+        label="Expression scale (photo)",
+        range=EXPRESSION_SCALE_RANGE,
+        ui_range=(0, 3),
+        what="a scale",
+    )
+    ref_pose: Path | None = option(
+        None,
+        "photo: copy the head motion of this video (relative to its first frame) instead of generating it",
+        web=False,
+    )
+    ref_eyeblink: Path | None = option(
+        None, "photo: copy the blinks of this video instead of generating them", web=False
+    )
+    voice: str = option(
+        "auto",
+        "voice of text input: auto = the Piper neural voice for English, espeak-ng for other languages; "
+        "piper = the neural voice (English only); espeak = espeak-ng (robotic, every language)",
+        choices=VOICES,
+        label="Voice of the text",
+    )
     preset: str = option(
         VIDEO_PRESET,
         f"x264 preset (default {VIDEO_PRESET}): slower presets make smaller files at the same quality",
@@ -267,6 +317,12 @@ class SyncOptions(Options):
     )
 
     def check(self) -> None:
+        if self.still and self.ref_pose is not None:
+            raise OptionError("ref_pose", "ref_pose moves the head: it cannot be combined with still")
+        if self.no_blink and self.ref_eyeblink is not None:
+            raise OptionError(
+                "ref_eyeblink", "ref_eyeblink gives blinks: it cannot be combined with no_blink"
+            )
         if self.box is not None:
             top, bottom, left, right = self.box
             if min(self.box) < 0 or top >= bottom or left >= right:

@@ -18,6 +18,7 @@ from typing import Any
 import cv2
 from tqdm import tqdm
 
+from talkface.animation import AnimationSettings, HeadAnimation
 from talkface.engines.registry import DEFAULT_ENGINE, build_engine, engine_options
 from talkface.errors import TalkfaceError, check_signals
 from talkface.face.quiet import native_stderr_silenced
@@ -28,6 +29,7 @@ from talkface.media.files import check_not_an_input
 from talkface.media.video import FaceMedia
 from talkface.media.writer import VideoWriter
 from talkface.options import EngineOptions, SyncOptions
+from talkface.speech import choose_voice
 
 __all__ = ["SyncResult", "frame_schedule", "load_speech", "sync"]
 
@@ -66,20 +68,69 @@ class SyncResult:
         )
 
 
-def load_speech(audio: str | Path | None = None, text: str | None = None, lang: str = "en") -> Speech:
-    """Speech from an audio/video file or from text spoken by espeak-ng.
+def load_speech(
+    audio: str | Path | None = None, text: str | None = None, lang: str = "en", voice: str = "auto"
+) -> Speech:
+    """Speech from an audio/video file or from text spoken by the Piper voice or espeak-ng.
+
+    Args:
+        audio: speech file.
+        text: words to speak instead.
+        lang: language of ``text``.
+        voice: one of :data:`~talkface.speech.VOICES` (``auto``: Piper for English, else espeak-ng).
+
+    Returns:
+        :class:`~talkface.media.audio.Speech`; from text, with the exact phoneme timing
+        (``[(start_s, end_s, espeak-ng mnemonic), ...]``) and the voice's own waveform to mux.
 
     Raises:
-        TalkfaceError: neither or both given, unreadable audio, empty text, unknown language.
+        TalkfaceError: neither or both given, unreadable audio, empty text, unknown language, the
+            Piper voice asked for another language than English, or its model file not the pinned one.
     """
     if (audio is None) == (text is None):
         raise TalkfaceError("give exactly one of an audio file or a text")
     if audio is not None:
         return Speech(samples=load_audio(audio), source=Path(audio))
-    from talkface.speech.tts import synthesize
+    chosen = choose_voice(voice, lang)
+    if chosen == "piper":
+        from talkface.speech.piper import espeak_sounds, shared_piper
 
-    pcm, rate, phonemes = synthesize(text, lang)
-    return Speech(samples=resample(pcm, rate, SAMPLE_RATE), pcm=pcm, pcm_rate=rate, phonemes=phonemes)
+        pcm, rate, sounds = shared_piper().synthesize(text)
+        phonemes = espeak_sounds(sounds)
+    else:
+        from talkface.speech.tts import synthesize
+
+        pcm, rate, phonemes = synthesize(text, lang)
+    samples = resample(pcm, rate, SAMPLE_RATE)
+    return Speech(samples=samples, pcm=pcm, pcm_rate=rate, phonemes=phonemes, voice=chosen)
+
+
+def photo_animation(options: SyncOptions, media: FaceMedia) -> HeadAnimation | None:
+    """The head animation of a photo input (``None`` for a video, or when nothing moves).
+
+    Raises:
+        TalkfaceError: a reference video for a video input, a missing reference file, the
+            head-motion model missing or invalid, or a pose style it does not have.
+    """
+    refs = {"ref_pose": options.ref_pose, "ref_eyeblink": options.ref_eyeblink}
+    if not media.is_photo:
+        for name, path in refs.items():
+            if path is not None:
+                raise TalkfaceError(f"{name} animates a photo; the face is a video, which keeps its own head")
+        return None
+    for path in refs.values():
+        if path is not None and not Path(path).is_file():
+            raise TalkfaceError("no such file", path)
+    settings = AnimationSettings(
+        still=options.still,
+        pose_style=options.pose_style,
+        seed=options.seed,
+        ref_pose=options.ref_pose,
+        ref_eyeblink=options.ref_eyeblink,
+        no_blink=options.no_blink,
+        expression_scale=options.expression_scale,
+    )
+    return HeadAnimation(settings) if settings.moves else None
 
 
 def sync(
@@ -95,6 +146,14 @@ def sync(
     nosmooth: bool = False,
     resize_factor: int = 1,
     loop: bool = False,
+    still: bool = False,
+    pose_style: int | None = None,
+    seed: int = 0,
+    no_blink: bool = False,
+    expression_scale: float = 0.0,
+    ref_pose: str | Path | None = None,
+    ref_eyeblink: str | Path | None = None,
+    voice: str = "auto",
     preset: str = VIDEO_PRESET,
     quiet: bool = False,
     progress: Callable[[int, int], None] | None = None,
@@ -106,8 +165,19 @@ def sync(
         face: video or photo of a face.
         out: output ``.mp4`` path (written to a temporary name, renamed when complete).
         audio: speech file (any format PyAV reads, or a video's audio track).
-        text: text to speak with espeak-ng instead of ``audio``.
+        text: text to speak instead of ``audio``.
         lang: language of ``text`` (``en``, ``zh``, any espeak-ng voice).
+        still: photo: keep the head still (blinks go on).
+        pose_style: photo: the training speaker whose head motion the PoseVAE imitates
+            (``talkface/weights/head_motion.md``; ``None``: the speaker of median motion).
+        seed: photo: seed of the head motion and blinks.
+        no_blink: photo: no blinks.
+        expression_scale: photo: times the expression ExpNet adds to brows, cheeks and eyes
+            (0, the default: none).
+        ref_pose: photo: copy the head motion of this video instead.
+        ref_eyeblink: photo: copy the blinks of this video instead.
+        voice: who speaks ``text``: ``auto`` (the Piper neural voice for English, espeak-ng for
+            other languages), ``piper`` or ``espeak``.
         engine: an engine's options object (``WarpOptions(motion="heuristic")``,
             ``Wav2LipOptions(checkpoint="wav2lip_gan.pth")``), or the name of a registered engine
             (``"warp"``, default, or ``"wav2lip"``) whose options are then given as keywords.
@@ -136,12 +206,29 @@ def sync(
     """
     start = time.perf_counter()
     options = SyncOptions(
-        fps=fps, box=box, nosmooth=nosmooth, resize_factor=resize_factor, loop=loop, preset=preset
+        fps=fps,
+        box=box,
+        nosmooth=nosmooth,
+        resize_factor=resize_factor,
+        loop=loop,
+        still=still,
+        pose_style=pose_style,
+        seed=seed,
+        no_blink=no_blink,
+        expression_scale=expression_scale,
+        ref_pose=ref_pose,
+        ref_eyeblink=ref_eyeblink,
+        voice=voice,
+        preset=preset,
     )
     chosen = engine_options(engine, **{k: v for k, v in engine_keywords.items() if v is not None})
-    check_not_an_input(out, {"face": face, "audio": audio})
+    check_not_an_input(
+        out,
+        {"face": face, "audio": audio, "ref_pose": options.ref_pose, "ref_eyeblink": options.ref_eyeblink},
+    )
     media = FaceMedia(face, fps=options.fps, resize_factor=options.resize_factor)
-    speech = load_speech(audio, text, lang)
+    head = photo_animation(options, media)
+    speech = load_speech(audio, text, lang, options.voice)
     cv_threads = cv2.getNumThreads()
     cv2.setNumThreads(1)  # decoder, tracker, renderer and encoder threads already fill the cores
     try:
@@ -153,6 +240,7 @@ def sync(
                 box=options.box,
                 nosmooth=options.nosmooth,
                 loop=options.loop,
+                head=head,
             )
             n_out = output_frames(speech, media.fps)
             show = not quiet and terminal.isatty()  # only on a terminal: logs and stderr stay clean

@@ -110,3 +110,21 @@ def encoder():
     from talkface.speech.whisper import WhisperEncoder
 
     return WhisperEncoder()
+
+
+@pytest.fixture(scope="session")
+def astronaut(tmp_path_factory) -> tuple[np.ndarray, np.ndarray]:
+    """The demo photo (RGB) and its mesh with depth."""
+    import cv2
+
+    from talkface.demo import demo_face
+    from talkface.face.track import FaceTracker
+
+    path = demo_face(tmp_path_factory.mktemp("face"))
+    rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    tracker = FaceTracker(static=True)
+    try:
+        found = tracker(rgb)
+    finally:
+        tracker.close()
+    return rgb, np.concatenate([found.landmarks, found.depth[:, None]], 1)

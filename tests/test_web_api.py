@@ -200,6 +200,8 @@ def test_bad_uploads_get_a_clean_4xx(server, portrait, one_second, tmp_path) -> 
     assert_error(post("/v1/jobs", files={"audio": audio}), 422, "face: missing")
     assert_error(post("/v1/jobs", files={"face": face}, data={"text": "x" * 201}), 422, "text: 201")
     assert_error(post("/v1/jobs", files={"face": face}, data={"text": "hi", "lang": "xx"}), 422, "lang:")
+    refused = post("/v1/jobs", files={"face": face}, data={"text": "hi", "lang": "de", "voice": "piper"})
+    assert_error(refused, 422, "voice: the piper voice speaks English only")
     assert_error(post("/v1/jobs", files={"face": face, "audio": audio}, data={"engine": "x"}), 422, "engine")
     assert_error(post("/v1/jobs", files={"face": face, "audio": audio}, data={"fps": "fast"}), 422, "fps")
     assert_error(post("/v1/jobs", files={"face": face, "audio": audio}, data={"pads": "1,2"}), 422, "pads")
@@ -286,7 +288,7 @@ def test_the_api_documents_its_job_form(server) -> None:
     spec = client.get("/v1/openapi.json").json()
     form = spec["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert form["required"] == ["face"]
-    assert {"face", "audio", "text", "lang", "engine", "motion", "pads"} <= set(form["properties"])
+    assert {"face", "audio", "text", "lang", "voice", "engine", "motion", "pads"} <= set(form["properties"])
     page = client.get("/v1/docs")
     assert page.status_code == 200
     # Swagger UI's files come from this server, not a CDN: the page works offline.

@@ -56,6 +56,9 @@ JAW = [
     356,
 ]
 CHIN = [148, 152, 377, 176, 400, 149, 378]
+# The whole face oval (mediapipe's FACEMESH_FACE_OVAL), from the forehead's top round the face's
+# right side, the jaw and chin, and up its left side.
+FACE_OVAL = [10, 109, 67, 103, 54, 21, 162, *JAW, 389, 251, 284, 332, 297, 338]
 # Lower face between the lips and the jaw line, which follows the jaw as it opens.
 LOWER_FACE = [
     18,
@@ -100,6 +103,53 @@ def mouth_aperture(lm: np.ndarray) -> np.ndarray:
     """Inner-lip aperture |p13 - p14| over the interocular distance (dimensionless)."""
     gap = np.linalg.norm(lm[..., UPPER_LIP_INNER, :] - lm[..., LOWER_LIP_INNER, :], axis=-1)
     return gap / interocular(lm)
+
+
+# Eyelid margins, outer corner to inner corner (the person's right eye is on the image's left).
+RIGHT_EYE_UPPER = [33, 246, 161, 160, 159, 158, 157, 173, 133]
+RIGHT_EYE_LOWER = [33, 7, 163, 144, 145, 153, 154, 155, 133]
+LEFT_EYE_UPPER = [263, 466, 388, 387, 386, 385, 384, 398, 362]
+LEFT_EYE_LOWER = [263, 249, 390, 373, 374, 380, 381, 382, 362]
+EYELIDS = ((RIGHT_EYE_UPPER, RIGHT_EYE_LOWER), (LEFT_EYE_UPPER, LEFT_EYE_LOWER))
+
+
+def eye_aperture(lm: np.ndarray) -> np.ndarray:
+    """Eyelid aperture of each eye: the mean gap between the upper and lower lid margins (their
+    middle five points) over the eye's corner-to-corner width (dimensionless; about 0.3 open, under
+    0.1 shut).
+
+    Args:
+        lm: ``(..., 478, 2)`` (or with depth, ``(..., 478, 3)``; only x and y are used).
+
+    Returns:
+        ``(..., 2)`` float: the person's right eye, then the left.
+    """
+    out = []
+    for upper, lower in EYELIDS:
+        gap = np.linalg.norm(lm[..., upper[2:7], :2] - lm[..., lower[2:7], :2], axis=-1).mean(-1)
+        out.append(gap / np.linalg.norm(lm[..., upper[0], :2] - lm[..., upper[-1], :2], axis=-1))
+    return np.stack(out, -1)
+
+
+# Upper edges of the eyebrows, outer end to inner end.
+RIGHT_BROW = [70, 63, 105, 66, 107]
+LEFT_BROW = [300, 293, 334, 296, 336]
+
+
+def brow_height(lm: np.ndarray) -> np.ndarray:
+    """How high the eyebrows stand: the mean height of their upper edges above the eye corners,
+    over the interocular distance (dimensionless, about 0.4; it rises as the brows are raised).
+    Read it from canonical-frame landmarks (pose taken out) to compare frames.
+
+    Args:
+        lm: ``(..., 478, 2+)`` landmarks, y down.
+
+    Returns:
+        ``(...,)`` float.
+    """
+    corners = lm[..., [33, 133, 362, 263], 1].mean(-1)
+    brows = lm[..., RIGHT_BROW + LEFT_BROW, 1].mean(-1)
+    return (corners - brows) / interocular(lm)
 
 
 def mouth_width(lm: np.ndarray) -> np.ndarray:

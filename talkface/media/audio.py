@@ -30,6 +30,7 @@ class Speech:
             (synthesised speech).
         pcm_rate: sample rate of ``pcm`` in Hz.
         phonemes: optional exact phoneme timing ``[(start_s, end_s, phoneme), ...]`` (text input).
+        voice: who spoke it, for text input (``piper`` or ``espeak``).
     """
 
     samples: np.ndarray
@@ -37,6 +38,7 @@ class Speech:
     pcm: np.ndarray | None = None
     pcm_rate: int = SAMPLE_RATE
     phonemes: list[tuple[float, float, str]] | None = None
+    voice: str | None = None
 
     @property
     def duration(self) -> float:

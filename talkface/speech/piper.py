@@ -112,7 +112,7 @@ class PiperVoice:
             raise TalkfaceError(f"not a Piper VITS voice (no duration tensor {DURATIONS})", model)
         graph.graph.output.append(onnx.helper.make_tensor_value_info(DURATIONS, onnx.TensorProto.FLOAT, None))
         options = ort.SessionOptions()
-        options.intra_op_num_threads = 1  # beside the tracker and the encoder threads
+        options.intra_op_num_threads = 2  # the speech is made before the render starts: 0.6 s for 14 s
         self.session = ort.InferenceSession(
             graph.SerializeToString(), options, providers=["CPUExecutionProvider"]
         )
@@ -179,6 +179,46 @@ def timed_sounds(symbols: list[str], starts: np.ndarray, ends: np.ndarray) -> li
         else:  # space, punctuation, ^, $
             stress_start, after_sound = None, False
     return sounds
+
+
+# IPA sounds of espeak-ng's en-us voice -> espeak-ng phoneme mnemonics, the names the timing
+# consumers read (talkface.motion.visemes, talkface.speech.alignment.cmu_phone). Two-symbol sounds
+# (diphthongs, affricates) come first: the voice times each symbol, and they are merged.
+ESPEAK_MNEMONICS = {
+    "aɪ": "aI", "aʊ": "aU", "ɔɪ": "OI", "oʊ": "oU", "eɪ": "eI", "tʃ": "tS", "dʒ": "dZ",
+    "ə": "@", "ɐ": "@", "ɪ": "I", "ᵻ": "I#", "i": "i", "ɛ": "E", "æ": "a", "a": "a", "ɑ": "A", "ɒ": "0",
+    "ɔ": "O", "ʊ": "U", "u": "u", "ʌ": "V", "ɚ": "3", "ɜ": "3:", "o": "o", "e": "e",
+    "p": "p", "b": "b", "t": "t", "d": "d", "k": "k", "ɡ": "g", "g": "g", "f": "f", "v": "v",
+    "θ": "T", "ð": "D", "s": "s", "z": "z", "ʃ": "S", "ʒ": "Z", "h": "h", "m": "m", "n": "n",
+    "ŋ": "N", "l": "l", "ɬ": "l", "ɹ": "r", "r": "r", "j": "j", "w": "w", "ɾ": "t#", "ʔ": "?", "x": "x",
+}  # fmt: skip
+
+
+def espeak_sounds(sounds: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
+    """Timed IPA sounds (:func:`timed_sounds`) as timed espeak-ng mnemonics: the two symbols of a
+    diphthong or an affricate that follow each other without a pause become one phoneme
+    (``aɪ`` -> ``aI``, ``tʃ`` -> ``tS``); an IPA symbol with no mnemonic keeps its own name (the
+    consumers treat unknown names as a neutral consonant).
+
+    Args:
+        sounds: ``[(start_s, end_s, ipa_symbol), ...]`` in time order.
+
+    Returns:
+        ``[(start_s, end_s, mnemonic), ...]``, as :func:`talkface.speech.tts.synthesize` gives them.
+    """
+    out: list[tuple[float, float, str]] = []
+    k = 0
+    while k < len(sounds):
+        start, end, sym = sounds[k]
+        if k + 1 < len(sounds):
+            pair = sym + sounds[k + 1][2]
+            if pair in ESPEAK_MNEMONICS and abs(sounds[k + 1][0] - end) < 1e-9:
+                out.append((start, sounds[k + 1][1], ESPEAK_MNEMONICS[pair]))
+                k += 2
+                continue
+        out.append((start, end, ESPEAK_MNEMONICS.get(sym, sym)))
+        k += 1
+    return out
 
 
 def shared_piper() -> PiperVoice:

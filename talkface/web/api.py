@@ -71,7 +71,8 @@ def _form_schema(config: ServeConfig) -> dict:
         },
         "text": {
             **text,
-            "description": f"speech as text for espeak-ng (at most {config.max_text_chars} chars)",
+            "description": f"speech as text, spoken by the voice option (at most {config.max_text_chars} "
+            "chars)",
         },
         "lang": {
             **text,

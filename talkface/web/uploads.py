@@ -139,12 +139,14 @@ def check_media(field: str, path: Path, role: str, config: ServeConfig) -> Media
     return info
 
 
-def check_text(text: str, lang: str, config: ServeConfig) -> None:
-    """Check text to speak and its language.
+def check_text(text: str, lang: str, config: ServeConfig, voice: str = "auto") -> None:
+    """Check text to speak, its language and its voice (:data:`~talkface.speech.VOICES`).
 
     Raises:
-        RequestError: 422 for empty or too long text, or a language espeak-ng does not know.
+        RequestError: 422 for empty or too long text, a language espeak-ng does not know, or the
+            Piper voice asked for a language other than English.
     """
+    from talkface.speech import choose_voice
     from talkface.speech.tts import check_language
 
     if not text.strip():
@@ -155,6 +157,10 @@ def check_text(text: str, lang: str, config: ServeConfig) -> None:
         check_language(lang)
     except TalkfaceError as exc:
         raise RequestError(422, f"lang: {exc.problem}") from None
+    try:
+        choose_voice(voice, lang)
+    except TalkfaceError as exc:
+        raise RequestError(422, f"voice: {exc.problem}") from None
 
 
 def parse_options(fields: dict[str, str], config: ServeConfig) -> dict[str, Any]:
@@ -232,7 +238,7 @@ def prepare_job(
     options = parse_options(fields, config)
     lang = (fields.get("lang") or "en").strip()
     if text is not None:
-        check_text(text, lang, config)
+        check_text(text, lang, config, options.get("voice", "auto"))
     job_id, folder = manager.new_folder()
     try:
         face_path = folder / "face"
