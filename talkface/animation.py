@@ -32,6 +32,9 @@ class AnimationSettings:
         ref_eyeblink: copy the blinks of this video instead.
         no_blink: no blinks.
         expression_scale: times the expression of ExpNet (0: none).
+        input_angles: ``(pitch, yaw, roll)``, each ``None`` or the angles in degrees from the
+            photo's pose that the axis moves through at a constant speed (SadTalker's
+            ``--input_pitch/yaw/roll``): it replaces the axis's generated, copied or still motion.
         model: the head-motion model file (default: the shipped one).
         expression_model: the ExpNet file (default: the shipped one).
     """
@@ -43,13 +46,16 @@ class AnimationSettings:
     ref_eyeblink: Path | None = None
     no_blink: bool = False
     expression_scale: float = 0.0
+    input_angles: tuple[tuple[float, ...] | None, ...] = (None, None, None)
     model: Path | None = None
     expression_model: Path | None = None
 
     @property
     def moves(self) -> bool:
         """Whether anything is animated at all."""
-        return not (self.still and self.no_blink and self.ref_eyeblink is None and self.expression_scale == 0)
+        given = any(a is not None for a in self.input_angles)
+        blinks = not self.no_blink or self.ref_eyeblink is not None
+        return not self.still or blinks or self.expression_scale > 0 or given
 
 
 class HeadAnimation:
@@ -93,7 +99,7 @@ class HeadAnimation:
         Raises:
             TalkfaceError: a reference video without a face, or unreadable.
         """
-        from talkface.motion.head import HeadMotion, reference_blinks, reference_pose
+        from talkface.motion.head import HeadMotion, camera_path, reference_blinks, reference_pose
         from talkface.render.head import HeadRenderer
 
         s = self.settings
@@ -106,6 +112,9 @@ class HeadAnimation:
         else:
             style = self.model.default_style if s.pose_style is None else s.pose_style
             pose = self.model.pose(speech.samples, n_frames, fps, self.renderer.pose.angles, style, rng)
+        for axis, angles in enumerate(s.input_angles):
+            if angles is not None:
+                pose[:, axis] = camera_path(angles, n_frames)
         if s.ref_eyeblink is not None:
             blink = reference_blinks(s.ref_eyeblink, n_frames)
         elif s.no_blink:

@@ -61,6 +61,8 @@ def _add_option_flags(p: argparse.ArgumentParser, classes: list[type[Options]]) 
             kwargs["action"] = "store_true"
         elif f.kind == "pixels":
             kwargs.update(type=int, nargs=4, metavar=PIXELS_METAVAR)
+        elif f.kind == "numbers":
+            kwargs.update(type=float, nargs="+", metavar="N")
         elif f.kind == "choice":
             kwargs["choices"] = f.spec.choices
         else:

@@ -25,7 +25,7 @@ from talkface.errors import TalkfaceError
 from talkface.media import DEFAULT_FPS, FPS_RANGE, PRESETS, VIDEO_PRESET
 from talkface.speech import VOICES
 
-KINDS = ("choice", "bool", "int", "float", "path", "pixels")  # what an option's value is
+KINDS = ("choice", "bool", "int", "float", "path", "pixels", "numbers")  # what an option's value is
 PIXELS_METAVAR = ("TOP", "BOTTOM", "LEFT", "RIGHT")
 PAD_RANGE = (-500, 500)  # pixels: a pad beyond this is a typing error
 ACCELERATORS = ("bf16", "onnx", "none")  # how a neural engine runs
@@ -33,6 +33,9 @@ RESIZE_RANGE = (1, 8)
 POSE_STYLE_RANGE = (0, 999)  # the shipped model has fewer: checked when it is loaded
 SEED_RANGE = (0, 2**31 - 1)
 EXPRESSION_SCALE_RANGE = (0.0, 3.0)  # times the expression ExpNet gives (SadTalker's --expression_scale)
+MAX_NUMBERS = 32  # values of a "numbers" option (a list of angles)
+INPUT_ANGLE_RANGE = (-20.0, 20.0)  # degrees from the photo's pose: what the head renderer turns cleanly
+PREPROCESS = ("full", "crop", "resize")  # what of a photo is animated (SadTalker's --preprocess)
 
 
 class OptionError(TalkfaceError):
@@ -118,6 +121,8 @@ def _kind(hint: Any, spec: OptionSpec) -> tuple[str, bool]:
         return "choice", optional
     if typing.get_origin(t) is tuple and typing.get_args(t) == (int, int, int, int):
         return "pixels", optional
+    if typing.get_origin(t) is tuple and typing.get_args(t) == (float, ...):
+        return "numbers", optional
     raise TypeError(f"no option kind for {hint!r}")
 
 
@@ -138,9 +143,14 @@ def option_fields(cls: type) -> tuple[OptionField, ...]:
 def _describe(field: OptionField) -> str:
     """``"a whole number from 1 to 8"``, for error messages."""
     spec, kind = field.spec, field.kind
-    noun = spec.what or {"int": "a whole number", "float": "a number", "pixels": "4 whole numbers"}.get(
-        kind, ""
-    )
+    noun = spec.what or {
+        "int": "a whole number",
+        "float": "a number",
+        "pixels": "4 whole numbers",
+        "numbers": f"1 to {MAX_NUMBERS} numbers",
+    }.get(kind, "")
+    if kind == "numbers" and spec.what:
+        noun = f"1 to {MAX_NUMBERS} {spec.what}"
     if spec.range is not None:
         lo, hi = spec.range
         return f"{noun} from {lo:g} to {hi:g}" + (
@@ -154,8 +164,8 @@ def _is_int(v: Any) -> bool:
 
 
 def check_value(field: OptionField, value: Any) -> Any:
-    """``value`` checked against ``field`` and normalised (a list of pixels to a tuple, a string path
-    to a :class:`~pathlib.Path`, an int to a float where a float is wanted).
+    """``value`` checked against ``field`` and normalised (a list of pixels or numbers to a tuple, a
+    string path to a :class:`~pathlib.Path`, an int to a float where a float is wanted).
 
     Raises:
         OptionError: the value is of the wrong type, not one of the choices, or out of range.
@@ -185,6 +195,13 @@ def check_value(field: OptionField, value: Any) -> Any:
         if not isinstance(value, tuple | list) or len(value) != 4 or not all(_is_int(v) for v in value):
             raise bad()
         value = tuple(value)
+        numbers = value
+    elif kind == "numbers":
+        if not isinstance(value, tuple | list) or not 1 <= len(value) <= MAX_NUMBERS:
+            raise bad()
+        if not all((_is_int(v) or isinstance(v, float)) and math.isfinite(v) for v in value):
+            raise bad()
+        value = tuple(float(v) for v in value)
         numbers = value
     elif kind == "int":
         if not _is_int(value):
@@ -294,6 +311,37 @@ class SyncOptions(Options):
         ui_range=(0, 3),
         what="a scale",
     )
+    input_yaw: tuple[float, ...] | None = option(
+        None,
+        "photo: turn the head through these yaw angles, in degrees from the photo's pose (positive: the "
+        "face turns to the image's right), at a constant speed over the whole video (SadTalker's "
+        "--input_yaw; one angle holds it); replaces the generated yaw",
+        label="Yaw path, degrees (photo)",
+        range=INPUT_ANGLE_RANGE,
+        what="angles in degrees",
+    )
+    input_pitch: tuple[float, ...] | None = option(
+        None,
+        "photo: pitch angles as --input-yaw does yaw (positive: the chin goes down)",
+        label="Pitch path, degrees (photo)",
+        range=INPUT_ANGLE_RANGE,
+        what="angles in degrees",
+    )
+    input_roll: tuple[float, ...] | None = option(
+        None,
+        "photo: roll angles as --input-yaw does yaw (positive: the head tilts clockwise)",
+        label="Roll path, degrees (photo)",
+        range=INPUT_ANGLE_RANGE,
+        what="angles in degrees",
+    )
+    preprocess: str = option(
+        "full",
+        "photo: what is animated and written (SadTalker's --preprocess): full = the whole image at its "
+        "own size; crop = a square around the face scaled to 512 pixels; resize = the whole image "
+        "scaled to 512 pixels on its longer side",
+        choices=PREPROCESS,
+        label="Photo framing",
+    )
     ref_pose: Path | None = option(
         None,
         "photo: copy the head motion of this video (relative to its first frame) instead of generating it",
@@ -332,8 +380,8 @@ class SyncOptions(Options):
 
 
 def parse_text(field: OptionField, text: str) -> Any:
-    """An option's value from a web form's text (``"0,10,0,0"`` for pixels, ``"true"`` for a flag),
-    checked as :func:`check_value` does.
+    """An option's value from a web form's text (``"0,10,0,0"`` for pixels, ``"-5,5,0"`` for
+    numbers, ``"true"`` for a flag), checked as :func:`check_value` does.
 
     Raises:
         OptionError: not a value of this option.
@@ -355,6 +403,8 @@ def parse_text(field: OptionField, text: str) -> Any:
             if len(parts) != 4:
                 raise OptionError(name, f"{name}: give 4 integers: top,bottom,left,right (pixels)")
             value = tuple(int(p) for p in parts)
+        elif kind == "numbers":
+            value = tuple(float(p) for p in text.replace(" ", ",").split(",") if p)
         else:
             value = text
     except ValueError:

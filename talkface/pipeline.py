@@ -8,7 +8,7 @@ and the engine's options class from :mod:`talkface.engines.registry`), then pull
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from functools import partial
@@ -105,6 +105,25 @@ def load_speech(
     return Speech(samples=samples, pcm=pcm, pcm_rate=rate, phonemes=phonemes, voice=chosen)
 
 
+def reframe_photo(media: FaceMedia, preprocess: str) -> None:
+    """Apply ``--preprocess`` (:func:`talkface.face.preprocess.photo_view`) to a photo input.
+
+    Raises:
+        TalkfaceError: ``crop`` or ``resize`` asked of a video, or ``crop`` of a photo without a face.
+    """
+    if preprocess == "full":
+        return
+    if not media.is_photo:
+        raise TalkfaceError(f"preprocess {preprocess} frames a photo; the face is a video", media.path)
+    from talkface.face.preprocess import photo_view
+
+    try:
+        view = photo_view(next(media.frames()), preprocess)
+    except TalkfaceError as exc:
+        raise TalkfaceError(exc.problem, media.path) from None
+    media.reframe(*view)
+
+
 def photo_animation(options: SyncOptions, media: FaceMedia) -> HeadAnimation | None:
     """The head animation of a photo input (``None`` for a video, or when nothing moves).
 
@@ -129,6 +148,7 @@ def photo_animation(options: SyncOptions, media: FaceMedia) -> HeadAnimation | N
         ref_eyeblink=options.ref_eyeblink,
         no_blink=options.no_blink,
         expression_scale=options.expression_scale,
+        input_angles=(options.input_pitch, options.input_yaw, options.input_roll),
     )
     return HeadAnimation(settings) if settings.moves else None
 
@@ -151,6 +171,10 @@ def sync(
     seed: int = 0,
     no_blink: bool = False,
     expression_scale: float = 0.0,
+    input_yaw: Sequence[float] | None = None,
+    input_pitch: Sequence[float] | None = None,
+    input_roll: Sequence[float] | None = None,
+    preprocess: str = "full",
     ref_pose: str | Path | None = None,
     ref_eyeblink: str | Path | None = None,
     voice: str = "auto",
@@ -174,6 +198,13 @@ def sync(
         no_blink: photo: no blinks.
         expression_scale: photo: times the expression ExpNet adds to brows, cheeks and eyes
             (0, the default: none).
+        input_yaw: photo: yaw angles in degrees from the photo's pose that the head turns through
+            at a constant speed over the video (SadTalker's ``--input_yaw``; positive: the face
+            turns to the image's right); replaces the generated yaw.
+        input_pitch: photo: the same for pitch (positive: the chin goes down).
+        input_roll: photo: the same for roll (positive: the head tilts clockwise).
+        preprocess: photo: ``full`` (the whole image), ``crop`` (a square around the face, 512 pixels) or
+            ``resize`` (the whole image, 512 pixels on its longer side), as SadTalker's.
         ref_pose: photo: copy the head motion of this video instead.
         ref_eyeblink: photo: copy the blinks of this video instead.
         voice: who speaks ``text``: ``auto`` (the Piper neural voice for English, espeak-ng for
@@ -216,6 +247,10 @@ def sync(
         seed=seed,
         no_blink=no_blink,
         expression_scale=expression_scale,
+        input_yaw=input_yaw,
+        input_pitch=input_pitch,
+        input_roll=input_roll,
+        preprocess=preprocess,
         ref_pose=ref_pose,
         ref_eyeblink=ref_eyeblink,
         voice=voice,
@@ -227,6 +262,7 @@ def sync(
         {"face": face, "audio": audio, "ref_pose": options.ref_pose, "ref_eyeblink": options.ref_eyeblink},
     )
     media = FaceMedia(face, fps=options.fps, resize_factor=options.resize_factor)
+    reframe_photo(media, options.preprocess)
     head = photo_animation(options, media)
     speech = load_speech(audio, text, lang, options.voice)
     cv_threads = cv2.getNumThreads()

@@ -130,6 +130,98 @@ def test_still_and_reference_pose(tmp_path: Path, model, astronaut) -> None:
     assert np.abs(copied.motion.pose[:, 1] - real_yaw).max() < 1.5
 
 
+def test_camera_path_moves_through_the_angles_at_a_constant_speed() -> None:
+    """SadTalker's --input_yaw: frame 0 at the first angle, the last frame at the last, every turn
+    reached on the way, one speed throughout; one angle holds still."""
+    from talkface.motion.head import camera_path
+
+    path = camera_path([0, 15, -15, 0], 121)  # 60 degrees of travel over 120 steps
+    assert path.shape == (121,) and path.dtype == np.float32
+    assert path[0] == 0 and path[-1] == 0 and path.max() == 15 and path.min() == -15
+    assert np.argmax(path) == 30 and np.argmin(path) == 90
+    np.testing.assert_allclose(np.abs(np.diff(path)), 0.5, atol=1e-5)
+    np.testing.assert_array_equal(camera_path([7.5], 10), np.full(10, 7.5, np.float32))
+    np.testing.assert_array_equal(camera_path([3, 3], 4), np.full(4, 3, np.float32))
+
+
+def test_input_yaw_turns_the_rendered_head(tmp_path: Path, model) -> None:
+    """talkface.sync with --input-yaw 0 10 and --preprocess crop: a 512-pixel square around the
+    face whose head, as the tracker fits it, turns steadily from the photo's yaw towards 10 degrees
+    more, while pitch and roll stay still; asking crop of a video is one error."""
+    import talkface
+    from talkface.demo import demo_face
+    from talkface.errors import TalkfaceError
+    from talkface.face.pose import pose_track
+    from talkface.face.track import landmark_track
+    from talkface.media.video import FaceMedia
+
+    out = tmp_path / "yaw.mp4"
+    face = demo_face(tmp_path)
+    talkface.sync(
+        face,
+        out,
+        text="One, two, three.",
+        input_yaw=(0, 10),
+        preprocess="crop",
+        still=True,
+        no_blink=True,
+        quiet=True,
+    )
+    media = FaceMedia(out)
+    assert (media.width, media.height) == (512, 512)
+    pose = pose_track(landmark_track(out, depth=True), model.canonical)
+    yaw = pose[:, 1] - pose[0, 1]
+    n = len(yaw)
+    expected = np.linspace(0, 10, n)
+    assert np.corrcoef(yaw, expected)[0, 1] > 0.95, yaw
+    # The tracker reads 0.65-0.85 of a rendered yaw or pitch (a warp cannot hide the far cheek as a
+    # real turn does), all of a roll.
+    assert 5 < yaw[-5:].mean() < 12, yaw
+    assert np.abs(pose[:, [0, 2]] - pose[0, [0, 2]]).max() < 4  # tracker noise as the mouth moves
+    # The crop holds the whole face, centred.
+    lm = landmark_track(out, max_frames=1)[0]
+    assert lm[:, 0].min() > 100 and lm[:, 0].max() < 412 and lm[:, 1].min() > 60 and lm[:, 1].max() < 452
+    video = tmp_path / "clip.mp4"
+    out.rename(video)
+    with pytest.raises(TalkfaceError, match="clip.mp4: preprocess crop frames a photo"):
+        talkface.sync(video, tmp_path / "o.mp4", text="Hi.", preprocess="crop", quiet=True)
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_angle_lists_and_preprocess_through_the_front_ends() -> None:
+    """A list of angles from the command line and from form text; a bad one is one error."""
+    from talkface.cli import build_parser
+    from talkface.options import OptionError, SyncOptions, option_fields, parse_text
+
+    args = build_parser().parse_args(
+        [
+            "sync",
+            "--face",
+            "f.png",
+            "--text",
+            "hi",
+            "-o",
+            "o.mp4",
+            "--input-yaw",
+            "-5",
+            "5",
+            "0",
+            "--preprocess",
+            "resize",
+        ]
+    )
+    assert args.input_yaw == [-5.0, 5.0, 0.0] and args.preprocess == "resize"
+    field = {f.name: f for f in option_fields(SyncOptions)}["input_yaw"]
+    assert parse_text(field, "-5, 5,0") == (-5.0, 5.0, 0.0)
+    assert SyncOptions(input_yaw=[1, 2.5]).input_yaw == (1.0, 2.5)
+    with pytest.raises(OptionError, match="input_yaw must be 1 to 32 angles in degrees from -20 to 20"):
+        SyncOptions(input_yaw=(0, 45))
+    with pytest.raises(OptionError, match="input_pitch: '0,a' is not a number"):
+        parse_text({f.name: f for f in option_fields(SyncOptions)}["input_pitch"], "0,a")
+    with pytest.raises(OptionError, match="unknown preprocess 'x'"):
+        SyncOptions(preprocess="x")
+
+
 def _shared_clip(name: str) -> Path:
     path = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "video" / name
     if not path.is_file():

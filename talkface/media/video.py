@@ -26,7 +26,7 @@ class FaceMedia:
         path: the file.
         is_photo: ``True`` for a single still image (png, jpg, webp, ...).
         fps: frame rate in frames/s (for a photo: ``DEFAULT_FPS`` unless given).
-        width, height: frame size in pixels after ``resize_factor``.
+        width, height: frame size in pixels after ``resize_factor`` (and :meth:`reframe`).
         n_frames_hint: frame count from the container header (0 when unknown; may be wrong).
         turns: counterclockwise quarter turns (0-3) applied to every frame, from the video's
             display matrix (a phone's rotation metadata): frames come out upright, in the
@@ -65,9 +65,37 @@ class FaceMedia:
             self.fps = float(rate) if trusted else DEFAULT_FPS
         if first is None:
             raise TalkfaceError("no decodable frame", self.path)
+        self.view: tuple[int, int, int, int] | None = None  # see reframe
+        self.view_size: tuple[int, int] | None = None
         self.height, self.width = next(self.frames()).shape[:2]
         if self.is_photo:
             self.n_frames_hint = 1
+
+    def reframe(self, box: tuple[int, int, int, int], size: tuple[int, int]) -> None:
+        """Show only ``box`` of a photo, scaled to ``size``, from now on (``--preprocess``).
+
+        Args:
+            box: ``(left, top, right, bottom)`` pixels of the (resized) photo, inside it.
+            size: ``(width, height)`` of the frames then given, in pixels (even).
+
+        Raises:
+            TalkfaceError: the media is a video, or the box is not inside the photo.
+        """
+        left, top, right, bottom = box
+        if not self.is_photo:
+            raise TalkfaceError("only a photo can be reframed; this is a video", self.path)
+        if not (0 <= left < right <= self.width and 0 <= top < bottom <= self.height):
+            size_text = f"{self.width}x{self.height}"
+            raise TalkfaceError(f"the box {box} is not inside the {size_text} photo", self.path)
+        self.view, self.view_size = (left, top, right, bottom), (_even(size[0]), _even(size[1]))
+        self.width, self.height = self.view_size
+
+    def _viewed(self, rgb: np.ndarray) -> np.ndarray:
+        """A decoded photo's :meth:`reframe` view."""
+        left, top, right, bottom = self.view
+        part = rgb[top:bottom, left:right]
+        shrink = self.view_size[0] < part.shape[1]
+        return cv2.resize(part, self.view_size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
 
     def frames_at(self, fps: float) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(k, frame)`` resampled to ``fps``: for output frame ``k``, the source frame nearest
@@ -93,7 +121,8 @@ class FaceMedia:
                 rgb = cv2.cvtColor(i420_array(frame), cv2.COLOR_YUV2RGB_I420)
             else:
                 rgb = self._reformat_rgb(frame, reformatter)
-            yield cv2.rotate(rgb, ROTATE_CCW[self.turns]) if self.turns else rgb
+            rgb = cv2.rotate(rgb, ROTATE_CCW[self.turns]) if self.turns else rgb
+            yield rgb if self.view is None else self._viewed(rgb)
 
     def i420_frames(self) -> Iterator[I420Frame]:
         """Yield frames in display order as :class:`~talkface.media.frame.I420Frame` (what the
@@ -103,6 +132,9 @@ class FaceMedia:
         Raises:
             TalkfaceError: the stream is corrupt beyond the first frames.
         """
+        if self.view is not None:  # a reframed photo: its one frame goes through RGB
+            yield from (I420Frame.from_rgb(rgb) for rgb in self.frames())
+            return
         reformatter = VideoReformatter()
         for frame in self._decoded():
             if self.resize_factor == 1 and _is_bt601_i420(frame):

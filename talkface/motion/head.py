@@ -9,6 +9,7 @@ it: long sequences do not drift. As SadTalker does, a sequence is made of 32-fra
 from its own draw of the latent; here consecutive chunks overlap by half and are cross-faded
 with equal-power weights (cos/sin), so the motion is continuous, then smoothed (Savitzky-Golay,
 13 frames, order 2, as SadTalker). The first :data:`FADE_IN_SECONDS` start from the photo's pose.
+An angle can instead follow a path the user gives (:func:`camera_path`, ``--input-yaw`` ...).
 
 Blinks are a renewal process learned from the eyelid tracks of the shared clips: log-normal
 intervals between blinks and the median closing-and-opening profile (:class:`BlinkModel`).
@@ -17,6 +18,7 @@ intervals between blinks and the median closing-and-opening profile (:class:`Bli
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -308,6 +310,35 @@ def fade_in(x: np.ndarray, fps: float) -> np.ndarray:
     to 1 at :data:`FADE_IN_SECONDS`, so it leaves the photo gently: float32."""
     ramp = np.clip(np.arange(len(x)) / fps / FADE_IN_SECONDS, 0, 1)
     return (x * (ramp * ramp * (3 - 2 * ramp))[:, None]).astype(np.float32)
+
+
+def camera_path(angles: Sequence[float], n_frames: int) -> np.ndarray:
+    """A head angle that moves through ``angles`` at a constant speed over ``n_frames`` frames, as
+    SadTalker's ``gen_camera_pose`` makes its ``--input_yaw/pitch/roll`` sequences: frame 0 at the
+    first angle, the last frame at the last, every degree of the path taking as many frames (one
+    angle holds it throughout).
+
+    Args:
+        angles: at least one angle in degrees.
+        n_frames: frames of the output.
+
+    Returns:
+        ``(n_frames,)`` float32 degrees.
+
+    Raises:
+        ValueError: no angle.
+    """
+    a = np.asarray(angles, np.float64)
+    if a.size == 0:
+        raise ValueError("camera_path needs at least one angle")
+    travelled = np.concatenate([[0.0], np.cumsum(np.abs(np.diff(a)))])
+    if n_frames < 2 or travelled[-1] == 0:
+        return np.full(n_frames, a[0], np.float32)
+    at = np.linspace(0.0, travelled[-1], n_frames)
+    # Where the path travels, interpolate on distance travelled; a repeated angle (no travel) is a
+    # point the path passes without stopping, as in SadTalker.
+    keep = np.concatenate([[True], np.diff(travelled) > 0])
+    return np.interp(at, travelled[keep], a[keep]).astype(np.float32)
 
 
 def reference_pose(path: Path, n_frames: int, canonical: np.ndarray) -> np.ndarray:

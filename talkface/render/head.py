@@ -36,8 +36,9 @@ FIXED_POINT_ITERATIONS = 4
 MAX_SHIFT = 0.35  # the largest displacement allowed for, as a fraction of the face width
 LID_STRETCH = 0.45  # skin above the upper lid that covers the eye in a blink, in eye widths
 EDGE_BAND = 0.15  # face widths from the image's edge over which the head's motion fades out
-PLATE_ALPHA = 0.3  # the background plate is inpainted where the person's alpha exceeds this ...
+PLATE_HAZE = 0.03  # the background plate is inpainted where the person's alpha exceeds this ...
 PLATE_WEIGHT = 0.2  # ... and the head weight exceeds this
+PLATE_ALPHA = 0.3  # the least opacity of the matted soft edge that moves with the head
 HEAD_SIDE = (1.0, 1.3)  # face widths from the face's centre over which the head's weight fades sideways
 HEAD_TOP = (0.7, 1.1)  # face heights above the forehead (landmark 10) over which it fades upwards
 EXPRESSION_SIGMA = 0.03  # face widths: reach of each landmark's pull in the expression field
@@ -247,7 +248,9 @@ class HeadRenderer:
         self.alpha = np.ascontiguousarray(alpha[y0 : y0 + ch, x0 : x0 + cw])
         # The plate is the photo with the moving head inpainted from what surrounds it; down the
         # neck, where the shift is small, the photo's own neck and collar show behind.
-        hole = (moving & (alpha > PLATE_ALPHA) & (weight_full > PLATE_WEIGHT))[y0 : y0 + ch, x0 : x0 + cw]
+        # The faint haze where the mask barely sees the hair goes too, or it stays behind as a thin
+        # dark outline when the head turns away from it.
+        hole = (moving & (alpha > PLATE_HAZE) & (weight_full > PLATE_WEIGHT))[y0 : y0 + ch, x0 : x0 + cw]
         region = photo[y0 : y0 + ch, x0 : x0 + cw]
         self.plate = _inpaint(region, hole.astype(np.uint8))
         plate_yuv = cv2.cvtColor(self.plate, cv2.COLOR_RGB2YUV_I420)
@@ -257,12 +260,14 @@ class HeadRenderer:
         # is what moves, so that the old outline does not stay behind as a ghost, and at rest
         # a F + (1 - a) B gives back the photo.
         # Where the mask's alpha is too low for any colour in range to give the photo, it is raised
-        # to the least that does (per channel: F = B + (I - B) / a must stay in 0-255).
+        # to the least that does (per channel: F = B + (I - B) / a must stay in 0-255), and to at
+        # least PLATE_ALPHA, so the faint haze's colour is not amplified beyond what it holds.
         self.edge = hole & (self.alpha < 0.995)
         i, b = region.astype(np.float32), self.plate.astype(np.float32)
         need = np.where(i > b, (i - b) / np.maximum(255 - b, 1), (b - i) / np.maximum(b, 1)).max(-1)
-        self.alpha = np.where(self.edge, np.maximum(self.alpha, np.minimum(need, 1)), self.alpha)
-        a = np.maximum(self.alpha, PLATE_ALPHA)[..., None]
+        raised = np.maximum(np.maximum(self.alpha, np.minimum(need, 1)), PLATE_ALPHA)
+        self.alpha = np.where(self.edge, raised, self.alpha).astype(self.alpha.dtype)
+        a = np.maximum(self.alpha, PLATE_ALPHA)[..., None]  # = alpha on the edge, where it is used
         fore = np.clip(b + (i - b) / a, 0, 255)
         self.fore = np.where(self.edge[..., None], np.rint(fore), region).astype(np.uint8)
         fore_yuv = cv2.cvtColor(self.fore, cv2.COLOR_RGB2YUV_I420)

@@ -36,7 +36,14 @@ log = logging.getLogger("talkface.serve")
 
 JOB_ID = re.compile(r"[0-9a-f]{32}")
 FORM_OVERHEAD = 1_000_000  # bytes of multipart framing and text fields allowed beyond the files
-_JSON_TYPES = {"bool": "boolean", "int": "integer", "float": "number", "choice": "string", "pixels": "string"}
+_JSON_TYPES = {
+    "bool": "boolean",
+    "int": "integer",
+    "float": "number",
+    "choice": "string",
+    "pixels": "string",
+    "numbers": "string",
+}
 OPENAPI_URL = "/v1/openapi.json"
 DOCS_ASSETS = "/v1/docs/assets"  # Swagger UI's files, from the swagger-ui-bundle wheel (no CDN)
 
@@ -48,7 +55,11 @@ def _option_schema(f: OptionField, engines: list[str]) -> dict:
         prop["description"] = f"{', '.join(engines)} engine{'s' if len(engines) > 1 else ''}: {f.spec.help}"
     if f.kind == "pixels":
         prop["description"] += " (top,bottom,left,right)"
-    if f.default is not None and f.kind != "pixels":
+    if f.kind == "numbers":
+        prop["description"] += " (numbers separated by commas)"
+        if f.spec.range is not None:
+            prop["description"] += f", each from {f.spec.range[0]:g} to {f.spec.range[1]:g}"
+    if f.default is not None and f.kind not in ("pixels", "numbers"):
         prop["default"] = f.default
     if f.spec.choices:
         prop["enum"] = list(f.spec.choices)

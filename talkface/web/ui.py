@@ -37,7 +37,7 @@ def theme() -> gr.themes.Base:
 
 def option_widget(f: OptionField, elem_id: str) -> gr.components.Component:
     """The page's input for one option: a checkbox, radio buttons or menu, a slider for a bounded
-    number, a text box for pixels (``"top,bottom,left,right"``)."""
+    number, a text box for pixels (``"top,bottom,left,right"``) or a list of numbers (``"-5,5,0"``)."""
     label = f.spec.label or f.spec.help
     if f.kind == "bool":
         return gr.Checkbox(bool(f.default), label=label, elem_id=elem_id)
@@ -46,6 +46,9 @@ def option_widget(f: OptionField, elem_id: str) -> gr.components.Component:
         return kind(list(f.spec.choices), value=f.default, label=label, info=f.spec.help, elem_id=elem_id)
     if f.kind == "pixels":
         return gr.Textbox(value=",".join(map(str, f.default)), label=label, elem_id=elem_id)
+    if f.kind == "numbers":
+        shown = "" if f.default is None else ",".join(f"{v:g}" for v in f.default)
+        return gr.Textbox(value=shown, label=label, info=f.spec.help, elem_id=elem_id)
     bounds = f.spec.ui_range or f.spec.range
     default = f.default if f.default is not None else f.spec.ui_default
     if bounds is not None:
