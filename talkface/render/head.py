@@ -290,7 +290,9 @@ class HeadRenderer:
         :data:`~talkface.face.expression.HELD_BY_OTHERS`, spread over the grid by normalised
         Gaussian weights (Shepard interpolation with a floor: ``sum_i w_i d_i / (sum_i w_i +
         EXPRESSION_FLOOR)``, ``w_i = exp(-|g - p_i|^2 / (2 sigma^2))``, sigma
-        :data:`EXPRESSION_SIGMA` face widths), so it fades to zero away from the face.
+        :data:`EXPRESSION_SIGMA` face widths), so it fades to zero away from the face, and cut to
+        the inside of the face's outline (:data:`~talkface.face.landmarks.FACE_OVAL`, faded over a
+        grid cell), so the outline stays where it is over the background.
 
         Args:
             basis: :class:`~talkface.face.expression.ExpressionBasis` (canonical units).
@@ -310,6 +312,8 @@ class HeadRenderer:
             w = np.exp(-d2 / (2 * sigma * sigma)).astype(np.float32)
             fields[s : s + 4096] = (w @ flat) / (w.sum(1, keepdims=True) + EXPRESSION_FLOOR)
         gh, gw = self.grid_x.shape
+        # Only inside the face's outline: the outline moving over the background would drag it along.
+        fields *= _inside_outline(self.mesh, self.box, GRID_STEP, (gh, gw)).reshape(-1, 1)
         self.expression_fields = fields.reshape(gh, gw, basis.size, 2).transpose(2, 0, 1, 3).copy()
 
     def source_map(
@@ -410,6 +414,20 @@ class HeadRenderer:
                 region, m[..., 0], m[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
             )
             region[...] = cv2.blendLinear(warped, plate, a, 1.0 - a)
+
+
+def _inside_outline(
+    mesh: np.ndarray, box: tuple[int, int, int, int], step: int, shape: tuple[int, int]
+) -> np.ndarray:
+    """``shape`` float32 weight of the warp grid (cells of ``step`` pixels from ``box``'s corner):
+    1 inside the face oval shrunk by one cell, fading to 0 at the outline."""
+    from talkface.face.landmarks import FACE_OVAL
+
+    outline = (mesh[FACE_OVAL, :2] - np.array(box[:2], np.float32)) / step - 0.5
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(outline * 16).astype(np.int32)], 1, shift=4)
+    mask = cv2.erode(mask, np.ones((3, 3), np.uint8)).astype(np.float32)
+    return cv2.GaussianBlur(mask, (5, 5), 1.0) * mask.astype(bool)
 
 
 def own_alpha(alpha: np.ndarray, mesh: np.ndarray, face_width: float, zone: np.ndarray) -> np.ndarray:
