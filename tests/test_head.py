@@ -227,3 +227,17 @@ def _shared_clip(name: str) -> Path:
     if not path.is_file():
         pytest.skip(f"needs the shared clip {path} (../shared/data is absent)")
     return path
+
+
+def test_a_corrupt_or_missing_model_file_is_one_error(tmp_path: Path) -> None:
+    """The head-motion and expression models refuse a file that is not theirs, naming it."""
+    from talkface.errors import TalkfaceError
+    from talkface.motion.expression import ExpressionModel
+
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a model")
+    for cls, what in ((HeadMotionModel, "a head-motion model"), (ExpressionModel, "an expression model")):
+        with pytest.raises(TalkfaceError, match=f"junk.pt: not {what} \\("):
+            cls(junk)
+        with pytest.raises(TalkfaceError, match="none.pt: no such"):
+            cls(tmp_path / "none.pt")

@@ -12,12 +12,10 @@ and the blink the eyelids), times ``--expression-scale``.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
 
-from talkface.errors import TalkfaceError
 from talkface.face.expression import ExpressionBasis
 
 EXPNET = Path(__file__).resolve().parents[1] / "weights" / "expnet.pt"
@@ -38,26 +36,18 @@ class ExpressionModel:
         import torch
 
         from talkface.models.expnet import ExpNetConfig, SimpleWrapperV2
+        from talkface.weights import config_from, reading_model
 
         path = Path(path or EXPNET)
-        if not path.is_file():
-            raise TalkfaceError("no such expression model", path)
-        try:
+        with reading_model(path, "expression model"):
             data = torch.load(path, map_location="cpu", weights_only=True)
-            fields = {f.name for f in dataclasses.fields(ExpNetConfig)}
-            self.net = SimpleWrapperV2(
-                ExpNetConfig(**{k: v for k, v in data["config"].items() if k in fields})
-            )
+            self.net = SimpleWrapperV2(config_from(ExpNetConfig, data["config"]))
             self.net.load_state_dict({k: v.float() for k, v in data["state_dict"].items()})
             self.basis = ExpressionBasis(
                 np.asarray(data["components"], np.float32), np.asarray(data["std"], np.float32)
             )
             self.canonical = np.asarray(data["canonical"], np.float32)
             self.report = data.get("report", {})
-        except TalkfaceError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any unreadable model
-            raise TalkfaceError(f"not an expression model ({type(exc).__name__}: {exc})", path) from None
         self.net.eval()
         self.path = path
 

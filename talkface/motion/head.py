@@ -17,7 +17,6 @@ intervals between blinks and the median closing-and-opening profile (:class:`Bli
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,26 +181,17 @@ class HeadMotionModel:
         import torch
 
         from talkface.models.posevae import CVAE, PoseVAEConfig
+        from talkface.weights import config_from, reading_model
 
         path = Path(path or HEAD_MOTION)
-        if not path.is_file():
-            raise TalkfaceError("no such head-motion model", path)
-        try:
+        with reading_model(path, "head-motion model"):
             data = torch.load(path, map_location="cpu", weights_only=True)
-            fields = {f.name for f in dataclasses.fields(PoseVAEConfig)}
-            raw = {
-                k: tuple(v) if isinstance(v, list) else v for k, v in data["config"].items() if k in fields
-            }
-            self.config = PoseVAEConfig(**raw)
+            self.config = config_from(PoseVAEConfig, data["config"])
             self.vae = CVAE(self.config)
             self.vae.load_state_dict({k: v.float() for k, v in data["state_dict"].items()})
             self.canonical = np.asarray(data["canonical"], np.float32)
             self.blinks = BlinkModel(**data["blink"])
             self.default_style = int(data["default_style"])
-        except TalkfaceError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any unreadable model
-            raise TalkfaceError(f"not a head-motion model ({type(exc).__name__}: {exc})", path) from None
         self.vae.eval()
         self.path = path
         self._encoder = None
