@@ -293,6 +293,7 @@ class SyncOptions(Options):
         range=POSE_STYLE_RANGE,
         ui_range=(0, 30),
         what="a style number",
+        aliases=("--pose_style",),
     )
     seed: int = option(
         0,
@@ -310,6 +311,7 @@ class SyncOptions(Options):
         range=EXPRESSION_SCALE_RANGE,
         ui_range=(0, 3),
         what="a scale",
+        aliases=("--expression_scale",),
     )
     input_yaw: tuple[float, ...] | None = option(
         None,
@@ -319,6 +321,7 @@ class SyncOptions(Options):
         label="Yaw path, degrees (photo)",
         range=INPUT_ANGLE_RANGE,
         what="angles in degrees",
+        aliases=("--input_yaw",),
     )
     input_pitch: tuple[float, ...] | None = option(
         None,
@@ -326,6 +329,7 @@ class SyncOptions(Options):
         label="Pitch path, degrees (photo)",
         range=INPUT_ANGLE_RANGE,
         what="angles in degrees",
+        aliases=("--input_pitch",),
     )
     input_roll: tuple[float, ...] | None = option(
         None,
@@ -333,6 +337,7 @@ class SyncOptions(Options):
         label="Roll path, degrees (photo)",
         range=INPUT_ANGLE_RANGE,
         what="angles in degrees",
+        aliases=("--input_roll",),
     )
     preprocess: str = option(
         "full",
@@ -346,9 +351,13 @@ class SyncOptions(Options):
         None,
         "photo: copy the head motion of this video (relative to its first frame) instead of generating it",
         web=False,
+        aliases=("--ref_pose",),
     )
     ref_eyeblink: Path | None = option(
-        None, "photo: copy the blinks of this video instead of generating them", web=False
+        None,
+        "photo: copy the blinks of this video instead of generating them",
+        web=False,
+        aliases=("--ref_eyeblink",),
     )
     voice: str = option(
         "auto",

@@ -211,6 +211,10 @@ def test_angle_lists_and_preprocess_through_the_front_ends() -> None:
         ]
     )
     assert args.input_yaw == [-5.0, 5.0, 0.0] and args.preprocess == "resize"
+    # SadTalker's spellings work too.
+    sadtalker = ["--input_roll", "3", "--pose_style", "2", "--expression_scale", "0.5"]
+    args = build_parser().parse_args(["sync", "--face", "f.png", "--text", "hi", "-o", "o.mp4", *sadtalker])
+    assert (args.input_roll, args.pose_style, args.expression_scale) == ([3.0], 2, 0.5)
     field = {f.name: f for f in option_fields(SyncOptions)}["input_yaw"]
     assert parse_text(field, "-5, 5,0") == (-5.0, 5.0, 0.0)
     assert SyncOptions(input_yaw=[1, 2.5]).input_yaw == (1.0, 2.5)
