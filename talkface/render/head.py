@@ -38,6 +38,7 @@ LID_STRETCH = 0.45  # skin above the upper lid that covers the eye in a blink, i
 EDGE_BAND = 0.15  # face widths from the image's edge over which the head's motion fades out
 PLATE_HAZE = 0.03  # the background plate is inpainted where the person's alpha exceeds this ...
 PLATE_WEIGHT = 0.2  # ... and the head weight exceeds this
+PLATE_RIM = 0.03  # face widths inside the hole's edge over which the plate's fill fades in
 PLATE_ALPHA = 0.3  # the least opacity of the matted soft edge that moves with the head
 HEAD_SIDE = (1.0, 1.3)  # face widths from the face's centre over which the head's weight fades sideways
 HEAD_TOP = (0.7, 1.1)  # face heights above the forehead (landmark 10) over which it fades upwards
@@ -252,7 +253,7 @@ class HeadRenderer:
         # dark outline when the head turns away from it.
         hole = (moving & (alpha > PLATE_HAZE) & (weight_full > PLATE_WEIGHT))[y0 : y0 + ch, x0 : x0 + cw]
         region = photo[y0 : y0 + ch, x0 : x0 + cw]
-        self.plate = _inpaint(region, hole.astype(np.uint8))
+        self.plate = _inpaint(region, hole.astype(np.uint8), PLATE_RIM * face.width)
         plate_yuv = cv2.cvtColor(self.plate, cv2.COLOR_RGB2YUV_I420)
         self.plate_planes = tuple(p.copy() for p in i420_planes(plate_yuv, ch, cw))
         # At the soft edges (hair, a blurred outline) the photo mixes the person with the old
@@ -461,13 +462,21 @@ def own_alpha(alpha: np.ndarray, mesh: np.ndarray, face_width: float, zone: np.n
     return (alpha * keep).astype(np.float32)
 
 
-def _inpaint(region: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """``region`` with ``hole`` (uint8 0/1) filled from around it (Telea), solved at half size."""
+def _inpaint(region: np.ndarray, hole: np.ndarray, rim: float = 0.0) -> np.ndarray:
+    """``region`` with ``hole`` (uint8 0/1) filled from around it (Telea), solved at half size, the
+    fill faded in over ``rim`` pixels inside the hole's edge."""
     if not hole.any():
         return region.copy()
     small = cv2.resize(region, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
-    small_hole = cv2.resize(hole, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
+    small_hole = cv2.resize(hole, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA) > 0
+    # Grown by a pixel at half size (and the blur's reach), so that no pixel of the hole's rim is
+    # blurred from the person's colours: they would show as a dark outline when the head moves off.
+    small_hole = cv2.dilate(small_hole.astype(np.uint8), np.ones((5, 5), np.uint8))
     filled = cv2.inpaint(small, small_hole, 5, cv2.INPAINT_TELEA)
     filled = cv2.GaussianBlur(filled, (0, 0), 2)
     up = cv2.resize(filled, (region.shape[1], region.shape[0]), interpolation=cv2.INTER_LINEAR)
-    return np.where(hole[..., None] > 0, up, region)
+    # Faded in from the hole's rim over PLATE_RIM pixels: a hard switch from the photo's grain and
+    # stray hairs to the smooth fill shows as a thin line wherever the head moves off it.
+    inside = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
+    w = _smoothstep(inside / rim)[..., None] if rim > 0 else (hole[..., None] > 0).astype(np.float32)
+    return np.rint(w * up + (1 - w) * region).astype(np.uint8)
