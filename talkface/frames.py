@@ -14,6 +14,7 @@ frames are then spilled to such a file too.
 
 from __future__ import annotations
 
+import concurrent.futures
 import queue
 import threading
 from collections import deque
@@ -35,6 +36,7 @@ from talkface.media.video import FaceMedia
 if TYPE_CHECKING:
     from talkface.animation import HeadAnimation
 
+ANIMATION_AHEAD = 4  # photo frames whose head is being moved while the engine renders the next
 LOOKAHEAD = MAX_BRIDGE + 4  # frames held back for gap bridging and smoothing
 # Decoded and tracked frames queued ahead of the renderer: while the speech is analysed at the
 # start, the tracker runs ahead, and later it absorbs uneven per-frame costs (48 frames at 720p).
@@ -147,6 +149,15 @@ class _Prefetch:
                 self._thread.join(0.01)
 
 
+def _finished(entry: tuple[concurrent.futures.Future | None, Rendered]) -> Rendered:
+    """A frame handed to the head animation's worker, once the worker is done with it (its error
+    raised here)."""
+    job, item = entry
+    if job is not None:
+        job.result()
+    return item
+
+
 def rendered_frames(
     media: FaceMedia,
     speech: Speech,
@@ -205,20 +216,33 @@ def rendered_frames(
         ahead = int(np.clip(PREFETCH_BYTES // max(frame_bytes, 1), *PREFETCH_FRAMES))
         frames = _Prefetch(tracked(media.i420_frames()), size=ahead)
     done = [0]  # output frames handed out so far: the engine hands them back in order
+    # The head is moved on a worker thread while the engine renders the next frames (OpenCV and
+    # numpy release the GIL): frames come out in order, at most ANIMATION_AHEAD in flight.
+    pending: deque[tuple[concurrent.futures.Future | None, Rendered]] = deque()
+    worker: list[concurrent.futures.ThreadPoolExecutor] = []
 
-    def animated(frames: list[Rendered]) -> list[Rendered]:
+    def animated(frames: list[Rendered], last: bool = False) -> Iterator[Rendered]:
         if head is None or not media.is_photo:
-            return frames
+            yield from frames
+            return
         if head.motion is None and first and first[0].landmarks is not None:
             face = first[0]  # the photo is tracked before its first frame is submitted
             mesh = np.concatenate([face.landmarks, face.depth[:, None]], axis=1)
             head.prepare(speech, n_out, media.fps, photo.rgb()[0], mesh)
-        if head.motion is not None:
-            for frame, rendered in frames:
-                if rendered:
-                    head.apply(done[0], frame)
-                done[0] += 1
-        return frames
+        for item in frames:
+            job = None
+            if head.motion is not None and item[1]:
+                if not worker:
+                    worker.append(
+                        concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="talkface-head")
+                    )
+                job = worker[0].submit(head.apply, done[0], item[0])
+            done[0] += 1
+            pending.append((job, item))
+            while len(pending) > ANIMATION_AHEAD:
+                yield _finished(pending.popleft())
+        while last and pending:
+            yield _finished(pending.popleft())
 
     try:
         engine = build_engine()
@@ -258,8 +282,10 @@ def rendered_frames(
                 yield from animated(
                     engine.submit(i, photo.copy() if media.is_photo else store[k].copy(), track.final[k])
                 )
-        yield from animated(engine.flush())
+        yield from animated(engine.flush(), last=True)
     finally:
+        for pool in worker:
+            pool.shutdown(cancel_futures=True)
         frames.close()  # stops and joins the decode/track thread before the tracker closes
         for tracker in trackers:
             tracker.close()

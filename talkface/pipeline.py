@@ -105,6 +105,9 @@ def load_speech(
     return Speech(samples=samples, pcm=pcm, pcm_rate=rate, phonemes=phonemes, voice=chosen)
 
 
+PHOTO_CV_THREADS = 2  # OpenCV threads while a photo's head is animated (the cores of our machines)
+
+
 def reframe_photo(media: FaceMedia, preprocess: str) -> None:
     """Apply ``--preprocess`` (:func:`talkface.face.preprocess.photo_view`) to a photo input.
 
@@ -266,7 +269,9 @@ def sync(
     head = photo_animation(options, media)
     speech = load_speech(audio, text, lang, options.voice)
     cv_threads = cv2.getNumThreads()
-    cv2.setNumThreads(1)  # decoder, tracker, renderer and encoder threads already fill the cores
+    # A video's decoder, tracker, renderer and encoder threads already fill the cores; a photo is
+    # decoded and tracked once, and its head animation's warps (OpenCV) take the idle core.
+    cv2.setNumThreads(PHOTO_CV_THREADS if media.is_photo and head is not None else 1)
     try:
         with native_stderr_silenced() as terminal:
             frames = rendered_frames(
