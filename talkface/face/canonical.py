@@ -20,19 +20,18 @@ STABLE = [33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 10, 151, 9, 8, 127, 356, 23
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Least-squares similarity ``dst ~ s R src + t`` (Umeyama 1991).
+    """Least-squares similarity ``dst ~ s R src + t`` (Umeyama 1991), in 2D or 3D.
 
     Args:
-        src, dst: ``(k, 2)`` float point sets, ``k >= 2``.
+        src, dst: ``(k, d)`` float point sets, ``d`` 2 or 3, ``k >= d``.
 
     Returns:
-        ``(s, R (2, 2), t (2,))``.
+        ``(s, R (d, d), t (d,))``, ``R`` a proper rotation.
     """
     mu_s, mu_d = src.mean(0), dst.mean(0)
     a, b = src - mu_s, dst - mu_d
-    cov = b.T @ a / len(src)
-    u, d, vt = np.linalg.svd(cov)
-    sign = np.ones(2)
+    u, d, vt = np.linalg.svd(b.T @ a / len(src))
+    sign = np.ones(src.shape[1])
     if np.linalg.det(u) * np.linalg.det(vt) < 0:
         sign[-1] = -1
     rot = u @ np.diag(sign) @ vt

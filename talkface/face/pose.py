@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from talkface.face.canonical import similarity_transform
 from talkface.face.landmarks import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
 
 # Forehead, nose ridge, eye corners, temples: moved by the head, hardly by the expression.
@@ -69,26 +70,6 @@ def euler_angles(rotation: np.ndarray) -> np.ndarray:
     return np.degrees([pitch, yaw, roll])
 
 
-def similarity_3d(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Least-squares similarity ``dst ~ s R src + t`` in 3D (Umeyama 1991).
-
-    Args:
-        src, dst: ``(k, 3)`` float point sets, ``k >= 3``.
-
-    Returns:
-        ``(s, R (3, 3), t (3,))``, ``R`` a proper rotation.
-    """
-    mu_s, mu_d = src.mean(0), dst.mean(0)
-    a, b = src - mu_s, dst - mu_d
-    u, d, vt = np.linalg.svd(b.T @ a / len(src))
-    sign = np.ones(3)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        sign[-1] = -1
-    rot = u @ np.diag(sign) @ vt
-    scale = float((d * sign).sum() / max((a**2).sum() / len(src), 1e-12))
-    return scale, rot, mu_d - scale * rot @ mu_s
-
-
 def normalised_shape(mesh: np.ndarray) -> np.ndarray:
     """One mesh ``(478, 3)`` with its pose taken out as far as one frame allows: centred on the
     :data:`RIGID` points, eyes along x, interocular distance 1 (the start of a canonical shape)."""
@@ -113,7 +94,7 @@ def fit_pose(mesh: np.ndarray, canonical: np.ndarray) -> HeadPose:
     Returns:
         :class:`HeadPose`.
     """
-    s, rot, t = similarity_3d(canonical[RIGID].astype(np.float64), mesh[RIGID].astype(np.float64))
+    s, rot, t = similarity_transform(canonical[RIGID].astype(np.float64), mesh[RIGID].astype(np.float64))
     return HeadPose(euler_angles(rot), t, s)
 
 
@@ -134,7 +115,9 @@ def canonical_coordinates(meshes: np.ndarray, canonical: np.ndarray) -> np.ndarr
     out = np.full(meshes.shape, np.nan, np.float32)
     for i, mesh in enumerate(meshes):
         if not np.isnan(mesh).any():
-            s, rot, t = similarity_3d(canonical[RIGID].astype(np.float64), mesh[RIGID].astype(np.float64))
+            s, rot, t = similarity_transform(
+                canonical[RIGID].astype(np.float64), mesh[RIGID].astype(np.float64)
+            )
             out[i] = (mesh - t) @ rot / s
     return out
 
