@@ -106,13 +106,7 @@ def add_train_parser(sub) -> None:
         "model to the eyelid tracks and trains SadTalker's PoseVAE on head-pose residuals (every fifth "
         "speaker held out and measured), then writes OUT (head_motion.pt).",
     )
-    th.add_argument(
-        "data", type=Path, help="folder of talking clips, or a folder holding video/ and MANIFEST.tsv"
-    )
-    th.add_argument("--out", type=Path, default=Path("results/head/head_motion.pt"), help="model file (.pt)")
-    th.add_argument("--cache", type=Path, default=None, help="folder to cache per-clip tracking in")
-    th.add_argument("--minutes", type=float, default=10.0, help="PoseVAE training time (default 10)")
-    th.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    _add_head_track_args(th, Path("results/head/head_motion.pt"), "PoseVAE")
 
     te = tsub.add_parser(
         "expression",
@@ -122,13 +116,7 @@ def add_train_parser(sub) -> None:
         "trains SadTalker's ExpNet (audio, reference expression, blink ratio -> coefficients; every "
         "fifth speaker held out and measured), then writes OUT (expnet.pt).",
     )
-    te.add_argument(
-        "data", type=Path, help="folder of talking clips, or a folder holding video/ and MANIFEST.tsv"
-    )
-    te.add_argument("--out", type=Path, default=Path("results/head/expnet.pt"), help="model file (.pt)")
-    te.add_argument("--cache", type=Path, default=None, help="folder to cache per-clip tracking in")
-    te.add_argument("--minutes", type=float, default=10.0, help="ExpNet training time (default 10)")
-    te.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    _add_head_track_args(te, Path("results/head/expnet.pt"), "ExpNet")
 
     tr = tsub.add_parser(
         "mouth",
@@ -172,6 +160,18 @@ def add_train_parser(sub) -> None:
         help="what the network fills: the whole mouth region (lips and interior), or only the opening "
         "between the lips (the interior renderer used to open a mouth never seen open)",
     )
+
+
+def _add_head_track_args(p: argparse.ArgumentParser, out: Path, network: str) -> None:
+    """The arguments of ``train head`` and ``train expression``, which both learn from the clips'
+    face tracks with depth: the data, the model file ``out``, the track cache, time and seed."""
+    p.add_argument(
+        "data", type=Path, help="folder of talking clips, or a folder holding video/ and MANIFEST.tsv"
+    )
+    p.add_argument("--out", type=Path, default=out, help="model file (.pt)")
+    p.add_argument("--cache", type=Path, default=None, help="folder to cache per-clip tracking in")
+    p.add_argument("--minutes", type=float, default=10.0, help=f"{network} training time (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
 
 def _add_training_options(p: argparse.ArgumentParser, defaults: TrainingOptions) -> None:

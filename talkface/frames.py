@@ -219,10 +219,14 @@ def rendered_frames(
     # The head is moved on a worker thread while the engine renders the next frames (OpenCV and
     # numpy release the GIL): frames come out in order, at most ANIMATION_AHEAD in flight.
     pending: deque[tuple[concurrent.futures.Future | None, Rendered]] = deque()
-    worker: list[concurrent.futures.ThreadPoolExecutor] = []
+    animates = head is not None and media.is_photo
+    # Its thread starts at the first submit.
+    worker = (
+        concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="talkface-head") if animates else None
+    )
 
     def animated(frames: list[Rendered], last: bool = False) -> Iterator[Rendered]:
-        if head is None or not media.is_photo:
+        if not animates:
             yield from frames
             return
         if head.motion is None and first and first[0].landmarks is not None:
@@ -232,11 +236,7 @@ def rendered_frames(
         for item in frames:
             job = None
             if head.motion is not None and item[1]:
-                if not worker:
-                    worker.append(
-                        concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="talkface-head")
-                    )
-                job = worker[0].submit(head.apply, done[0], item[0])
+                job = worker.submit(head.apply, done[0], item[0])
             done[0] += 1
             pending.append((job, item))
             while len(pending) > ANIMATION_AHEAD:
@@ -284,8 +284,8 @@ def rendered_frames(
                 )
         yield from animated(engine.flush(), last=True)
     finally:
-        for pool in worker:
-            pool.shutdown(cancel_futures=True)
+        if worker is not None:
+            worker.shutdown(cancel_futures=True)
         frames.close()  # stops and joins the decode/track thread before the tracker closes
         for tracker in trackers:
             tracker.close()

@@ -143,14 +143,12 @@ def option_fields(cls: type) -> tuple[OptionField, ...]:
 def _describe(field: OptionField) -> str:
     """``"a whole number from 1 to 8"``, for error messages."""
     spec, kind = field.spec, field.kind
-    noun = spec.what or {
-        "int": "a whole number",
-        "float": "a number",
-        "pixels": "4 whole numbers",
-        "numbers": f"1 to {MAX_NUMBERS} numbers",
-    }.get(kind, "")
-    if kind == "numbers" and spec.what:
-        noun = f"1 to {MAX_NUMBERS} {spec.what}"
+    if kind == "numbers":
+        noun = f"1 to {MAX_NUMBERS} {spec.what or 'numbers'}"
+    else:
+        noun = spec.what or {"int": "a whole number", "float": "a number", "pixels": "4 whole numbers"}.get(
+            kind, ""
+        )
     if spec.range is not None:
         lo, hi = spec.range
         return f"{noun} from {lo:g} to {hi:g}" + (
