@@ -208,9 +208,10 @@ def rendered_frames(
     store: FrameStore | None = None
     spill = not media.is_photo and (media.n_frames_hint == 0 or media.n_frames_hint < n_out)
     photo = next(media.i420_frames()) if media.is_photo else None  # kept pristine for every frame
-    # Decode and track on a background thread (mediapipe releases the GIL), starting now.
+    # Decode and track on a background thread (mediapipe releases the GIL), starting now; a photo
+    # is tracked at once, here, so that its head animation can be prepared beside the engine.
     if media.is_photo:
-        frames = tracked(iter([photo.copy()]))
+        frames = (item for item in list(tracked(iter([photo.copy()]))))
     else:
         frame_bytes = media.width * media.height * 3 // 2
         ahead = int(np.clip(PREFETCH_BYTES // max(frame_bytes, 1), *PREFETCH_FRAMES))
@@ -219,24 +220,28 @@ def rendered_frames(
     # The head is moved on a worker thread while the engine renders the next frames (OpenCV and
     # numpy release the GIL): frames come out in order, at most ANIMATION_AHEAD in flight.
     pending: deque[tuple[concurrent.futures.Future | None, Rendered]] = deque()
-    animates = head is not None and media.is_photo
-    # Its thread starts at the first submit.
-    worker = (
-        concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="talkface-head") if animates else None
-    )
+    animates = head is not None and media.is_photo and first[0].landmarks is not None
+    worker = preparing = None
+    if animates:
+        # The worker first prepares the motion and the renderer (the PoseVAE, the segmentation, the
+        # plate) while this thread prepares the engine, then moves the head of each frame in turn.
+        worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="talkface-head")
+        face = first[0]
+        mesh = np.concatenate([face.landmarks, face.depth[:, None]], axis=1)
+        preparing = worker.submit(head.prepare, speech, n_out, media.fps, photo.rgb()[0], mesh)
+
+    def move(index: int, frame: I420Frame) -> None:
+        preparing.result()  # done before (one worker, jobs in order); its error is raised here
+        head.apply(index, frame)
 
     def animated(frames: list[Rendered], last: bool = False) -> Iterator[Rendered]:
         if not animates:
             yield from frames
             return
-        if head.motion is None and first and first[0].landmarks is not None:
-            face = first[0]  # the photo is tracked before its first frame is submitted
-            mesh = np.concatenate([face.landmarks, face.depth[:, None]], axis=1)
-            head.prepare(speech, n_out, media.fps, photo.rgb()[0], mesh)
         for item in frames:
             job = None
-            if head.motion is not None and item[1]:
-                job = worker.submit(head.apply, done[0], item[0])
+            if item[1]:
+                job = worker.submit(move, done[0], item[0])
             done[0] += 1
             pending.append((job, item))
             while len(pending) > ANIMATION_AHEAD:

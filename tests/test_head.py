@@ -49,6 +49,23 @@ def test_posevae_motion_is_seeded_and_does_not_drift(model) -> None:
     assert np.all(last.std(0) < 3 * first.std(0) + 0.5)
 
 
+def test_savgol_matches_scipy() -> None:
+    """Our Savitzky-Golay smoothing (no scipy.signal import) gives scipy's ``mode="interp"`` output,
+    edges included, and leaves a sequence too short for the polynomial as it is."""
+    from scipy.signal import savgol_filter
+
+    from talkface.motion.head import savgol
+
+    x = np.cumsum(np.random.default_rng(3).standard_normal((300, 6)), 0)
+    for window, order in ((13, 2), (9, 3), (5, 2)):
+        np.testing.assert_allclose(
+            savgol(x, window, order), savgol_filter(x, window, order, axis=0), atol=1e-9
+        )
+    short = x[:8]  # the window shrinks to 7 points
+    np.testing.assert_allclose(savgol(short, 13, 2), savgol_filter(short, 7, 2, axis=0), atol=1e-9)
+    assert np.array_equal(savgol(x[:2], 13, 2), x[:2])
+
+
 def test_blinks_close_the_eye(model, astronaut) -> None:
     """A generated blink rate near the real speakers', and at a blink's middle the rendered eye is
     shut: the tracker reads the eyelid aperture at under 0.45 of the open eye's (about 0.1 of the

@@ -280,10 +280,18 @@ class HeadRenderer:
         self.eyes = _eye_frames(mesh)
         self.mesh = np.asarray(mesh, np.float32)
         self.expression_fields: np.ndarray | None = None
-        # Pixel grid of the region, for the blink's local maps.
-        self._pixels = np.stack(np.meshgrid(np.arange(x0, x0 + cw), np.arange(y0, y0 + ch)), -1).astype(
-            np.float32
-        )
+        # Per-frame constants: the grid points relative to the pose's centre, each grid point's own
+        # (column, row) index, and the pixel positions of the region at full and at half size.
+        t0 = self.pose.translation.astype(np.float32)
+        self._grid_points = np.stack([self.grid_x - t0[0], self.grid_y - t0[1], self.grid_z - t0[2]], -1)
+        self._grid_index = np.stack([gx, gy], -1)
+        self._grid_weight2 = np.repeat(self.grid_w[..., None], 2, -1)  # for both coordinates at once
+        self._pixels = _pixel_grid(cw, ch)
+        self._pixels_half = _pixel_grid(cw // 2, ch // 2)
+        # The alpha as 8 bits at both sizes: the I420 planes are warped with it.
+        self._alpha8 = np.rint(self.alpha * 255).astype(np.uint8)
+        half_alpha = cv2.resize(self.alpha, (cw // 2, ch // 2), interpolation=cv2.INTER_AREA)
+        self._alpha8_half = np.rint(half_alpha * 255).astype(np.uint8)
 
     def set_expression(self, basis: ExpressionBasis) -> None:
         """Prepare the expression field of each coefficient of ``basis``: its landmark motion
@@ -337,31 +345,47 @@ class HeadRenderer:
         Returns:
             ``(h, w, 2)`` float32 photo pixel coordinates of the region :attr:`crop`.
         """
-        r0 = self.pose.rotation
-        d_rot = rotation_matrix(*(self.pose.angles + np.asarray(angles, float))) @ r0.T
-        t0 = self.pose.translation
-        pts = np.stack([self.grid_x - t0[0], self.grid_y - t0[1], self.grid_z - t0[2]], -1)
-        moved = scale * pts @ d_rot.T
-        shift = (moved[..., :2] - pts[..., :2] + np.asarray(translation, np.float32)) * self.grid_w[..., None]
-        shift = shift.astype(np.float32)
+        shift, back = self._grid_maps(angles, translation, scale, expression)
+        return self._pixel_map(shift, back, blink, 1) + np.array(self.crop[:2], np.float32)
+
+    def _grid_maps(
+        self, angles: np.ndarray, translation: np.ndarray, scale: float, expression: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The forward shift of each grid point and the backward one, ``(gh, gw, 2)`` float32 pixels:
+        a grid point g takes its colour from ``g - back(g)``, where ``back(g) = shift(g - back(g))``."""
+        d_rot = rotation_matrix(*(self.pose.angles + np.asarray(angles, float))) @ self.pose.rotation.T
+        # X' - X for the points relative to the pose's centre: (k dR - I) X, plus the translation.
+        change = (scale * d_rot - np.eye(3))[:2].T.astype(np.float32)
+        shift = self._grid_points.reshape(-1, 3) @ change
+        shift += np.asarray(translation, np.float32)
+        shift = shift.reshape(self._grid_weight2.shape)
+        shift *= self._grid_weight2
         if expression is not None and self.expression_fields is not None:
             # The face's own motion, moved along with the head (small angles: the field is not turned).
             shift += np.tensordot(np.asarray(expression, np.float32), self.expression_fields, 1)
-        # Backward map: the source s of grid point g solves s + shift(s) = g.
-        step, (x0, y0, _, _) = GRID_STEP, self.box
-        gx, gy = self.grid_x, self.grid_y
-        sx, sy = gx - shift[..., 0], gy - shift[..., 1]
+        # Backward map by fixed-point iteration: the shift read at the current estimate of the source
+        # (in grid units, g's index minus the shift over the step).
+        back = shift
         for _ in range(FIXED_POINT_ITERATIONS):
-            # Grid coordinates of the current source estimate, to read the shift there.
-            mx, my = (sx - x0 + 0.5) / step - 0.5, (sy - y0 + 0.5) / step - 0.5
-            at = cv2.remap(shift, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            sx, sy = gx - at[..., 0], gy - at[..., 1]
+            at = cv2.scaleAdd(back, -1.0 / GRID_STEP, self._grid_index)
+            back = cv2.remap(shift, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return shift, back
+
+    def _pixel_map(self, shift: np.ndarray, back: np.ndarray, blink: np.ndarray, factor: int) -> np.ndarray:
+        """The source of each pixel of the region at full (``factor`` 1) or half (2) size, in that
+        size's pixels from the region's corner, ``(h, w, 2)`` float32, blinks included.
+
+        The backward shift is upsampled, not the coordinates: at the region's edges resize holds
+        the last value, which for a displacement is the (zero) shift there. A half-size pixel ``v``
+        lies at full-size ``2 v + 0.5``.
+        """
+        x0, y0, x1, y1 = self.box
         cx0, cy0, cx1, cy1 = self.crop
-        # Upsample the displacement, not the coordinates: at the region's edges resize holds the
-        # last value, which for a displacement is the (zero) shift there.
-        back = np.stack([sx - gx, sy - gy], -1)
-        full = cv2.resize(back, (self.box[2] - x0, self.box[3] - y0), interpolation=cv2.INTER_LINEAR)
-        full = full[: cy1 - cy0, : cx1 - cx0] + self._pixels
+        pixels = self._pixels if factor == 1 else self._pixels_half
+        h, w = pixels.shape[:2]
+        up = cv2.resize(back, ((x1 - x0) // factor, (y1 - y0) // factor), interpolation=cv2.INTER_LINEAR)
+        out = cv2.scaleAdd(up[:h, :w], -1.0 / factor, pixels)
+        offset = np.array([cx0, cy0], np.float32)
         for eye, closure in zip(self.eyes, blink, strict=True):
             if closure > 1e-3:
                 # Only the pixels near the eye (its box, widened by the head's shift there).
@@ -372,10 +396,13 @@ class HeadRenderer:
                 wy0 = int(max(by0 + min(near[1], 0) - pad, cy0)) - cy0
                 wx1 = int(min(bx1 + max(near[0], 0) + pad, cx1)) - cx0
                 wy1 = int(min(by1 + max(near[1], 0) + pad, cy1)) - cy0
+                wx0, wy0, wx1, wy1 = wx0 // factor, wy0 // factor, -(-wx1 // factor), -(-wy1 // factor)
                 if wx1 > wx0 and wy1 > wy0:
-                    window = full[wy0:wy1, wx0:wx1]
-                    full[wy0:wy1, wx0:wx1] = blink_source(window, eye, float(closure))
-        return full
+                    window = out[wy0:wy1, wx0:wx1]
+                    photo = window * factor + (0.5 * (factor - 1)) + offset
+                    source = blink_source(photo, eye, float(closure))
+                    out[wy0:wy1, wx0:wx1] = (source - offset - 0.5 * (factor - 1)) / factor
+        return out
 
     def render(
         self,
@@ -393,28 +420,38 @@ class HeadRenderer:
             angles, translation, scale, blink, expression: as :meth:`source_map`.
         """
         x0, y0, x1, y1 = self.crop
-        src = self.source_map(angles, translation, scale, blink, expression)
-        src -= np.array([x0, y0], np.float32)
-        alpha = cv2.remap(self.alpha, src, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        shift, back = self._grid_maps(angles, translation, scale, expression)
+        src = self._pixel_map(shift, back, blink, 1)
         if not isinstance(frame, I420Frame):
+            alpha = cv2.remap(self.alpha, src, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             region = frame[y0:y1, x0:x1]
             np.copyto(region, self.fore, where=self.edge[..., None])  # the whole region is redrawn
             warped = cv2.remap(region, src, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             frame[y0:y1, x0:x1] = cv2.blendLinear(warped, self.plate, alpha, 1.0 - alpha)
             return
-        # I420: each plane warped at its own resolution (chroma: half the luma map, in its units).
-        h, w = alpha.shape
-        half = (cv2.resize(src, (w // 2, h // 2), interpolation=cv2.INTER_AREA) - 0.5) / 2
-        alpha_half = cv2.resize(alpha, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+        # I420: each plane warped at its own resolution (chroma by the half-size map), the alpha with
+        # it in 8 bits; each map made fixed-point once for the planes it warps.
+        sizes = []  # per size (full, half): the fixed-point map, the alpha and 1 - alpha
+        for factor, alpha8 in ((1, self._alpha8), (2, self._alpha8_half)):
+            pixel_map = src if factor == 1 else self._pixel_map(shift, back, blink, 2)
+            m1, m2 = cv2.convertMaps(pixel_map, None, cv2.CV_16SC2)
+            a = cv2.remap(alpha8, m1, m2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            a = a.astype(np.float32)
+            a *= 1.0 / 255
+            sizes.append((m1, m2, a, 1.0 - a))
         layers = zip(frame.planes(), self.plate_planes, self.fore_planes, self.edge_planes, strict=True)
         for k, (plane, plate, fore, edge) in enumerate(layers):
-            f, m, a = (1, src, alpha) if k == 0 else (2, half, alpha_half)
+            f = 1 if k == 0 else 2
+            m1, m2, a, rest = sizes[k > 0]
             region = plane[y0 // f : y1 // f, x0 // f : x1 // f]
             np.copyto(region, fore, where=edge)
-            warped = cv2.remap(
-                region, m[..., 0], m[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-            )
-            region[...] = cv2.blendLinear(warped, plate, a, 1.0 - a)
+            warped = cv2.remap(region, m1, m2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            region[...] = cv2.blendLinear(warped, plate, a, rest)
+
+
+def _pixel_grid(width: int, height: int) -> np.ndarray:
+    """``(height, width, 2)`` float32 (x, y) of each pixel."""
+    return np.stack(np.meshgrid(np.arange(width), np.arange(height)), -1).astype(np.float32)
 
 
 def _inside_outline(
