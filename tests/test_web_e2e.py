@@ -25,6 +25,7 @@ from conftest import REPO, data_file, probe
 
 pytest.importorskip("gradio", reason="the web extra is not installed (pip install -e '.[web]')")
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the dev extra)")
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -127,9 +128,21 @@ def test_page_renders_an_uploaded_portrait_speaking_uploaded_speech(browser, ser
     wait = WebDriverWait(browser, 180, poll_frequency=0.1)
     browser.get(server_url)
     wait.until(lambda d: d.title == "talkface")
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#face input[type=file]"))
-    browser.find_element(By.CSS_SELECTOR, "#face input[type=file]").send_keys(str(portrait))
-    browser.find_element(By.CSS_SELECTOR, "#audio input[type=file]").send_keys(str(speech))
+
+    # Each file input is looked for until it is there: the page redraws its inputs after the first
+    # upload, and on a busy machine the second may be missing for a moment.
+    def upload(selector: str, path: Path) -> None:
+        def sent(d) -> bool:
+            try:
+                d.find_element(By.CSS_SELECTOR, selector).send_keys(str(path))
+            except (NoSuchElementException, StaleElementReferenceException):
+                return False
+            return True
+
+        wait.until(sent)
+
+    upload("#face input[type=file]", portrait)
+    upload("#audio input[type=file]", speech)
     # The preview of the face box and mouth mask appears before anything is rendered.
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#preview img[src]"))
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#audio a[download]"))  # upload finished
