@@ -7,7 +7,11 @@ compared frame by frame with the real clip's: Pearson r, the ratio of aperture s
 deviations, and the width r, per clip and as means; and the lip shape, as LMD (mean distance of
 the 40 lip landmarks in a canonical face frame, % of the interocular distance), beside the
 frozen-mouth floor: the LMD of the input photo's own lips held still for the whole clip (what a
-photo mode that never moved the mouth would score).
+photo mode that never moved the mouth would score). The same figures are given a second time with
+the head pose taken out in 3D (each frame's mesh, depth included, mapped back onto the canonical
+face shape by the inverse of its fitted pose, :func:`talkface.face.pose.canonical_coordinates`):
+there a head that turns or nods differently from the real one costs nothing, the mouth alone is
+compared (the photo mode's head motion is generated, not copied).
 
     .venv/bin/python benchmarks/lipsync_accuracy.py [--data ../shared/data] [--clips N] [--json out.json]
         [--motion learned|heuristic] [--fold-models DIR] [--mouth auto|bank|learned|painted]
@@ -43,9 +47,11 @@ from talkface.evaluation.benchmark import first_face_frame, reversed_video
 from talkface.evaluation.landmarks import lmd
 from talkface.evaluation.mouth import MouthTrack, follow_score
 from talkface.face.canonical import canonical_template, to_canonical
+from talkface.face.pose import canonical_coordinates
 from talkface.face.track import landmark_track
 from talkface.media.video import FaceMedia
 from talkface.motion import MOTION_SOURCES
+from talkface.motion.head import HeadMotionModel
 from talkface.motion.learned import DEFAULT_WEIGHTS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,11 +81,18 @@ def main() -> None:
     print(f"$ {' '.join([Path(sys.executable).name, *sys.argv])}")
     rows = []
     t0 = time.perf_counter()
+    shape = HeadMotionModel().canonical  # the canonical face shape the pose is fitted to
+
+    def frontal(meshes: np.ndarray) -> np.ndarray:
+        return canonical_coordinates(meshes, shape)[..., :2]
+
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for clip in clips:
-            real_lm = landmark_track(clip)
+            real_mesh = landmark_track(clip, depth=True)
+            real_lm = real_mesh[..., :2]
             real = MouthTrack.of_landmarks(real_lm)
+            front_real = frontal(real_mesh)
             faces = np.flatnonzero(~np.isnan(real_lm[:, 0, 0]))
             template = canonical_template(real_lm[faces[0]])
             canon_real = to_canonical(real_lm, template)
@@ -110,9 +123,16 @@ def main() -> None:
                     still=args.still and mode == "photo",
                     no_blink=args.still and mode == "photo",
                 )
-                out_lm = landmark_track(out)
+                out_mesh = landmark_track(out, depth=True)
+                out_lm = out_mesh[..., :2]
                 row[mode] = vars(follow_score(MouthTrack.of_landmarks(out_lm), real))
                 row[mode]["lmd"] = 100 * lmd(to_canonical(out_lm, template), canon_real)
+                front_out = frontal(out_mesh)
+                pose_free = vars(
+                    follow_score(MouthTrack.of_landmarks(front_out), MouthTrack.of_landmarks(front_real))
+                )
+                pose_free["lmd"] = 100 * lmd(front_out, front_real)
+                row[mode]["pose_free"] = pose_free
             row["frozen_lmd"] = 100 * lmd(to_canonical(frozen, template), canon_real)
             rows.append(row)
             cells = []
@@ -153,6 +173,20 @@ def main() -> None:
             print(
                 f"{name:18s} {len(chosen):5d} {r.mean():10.3f} {np.median(r):9.3f} {sd.mean():9.2f} "
                 f"{w.mean():8.3f} {d:6.2f} {floor:10.2f}"
+            )
+    print("\nthe same with the head pose taken out in 3D (canonical face shape; LMD % IOD):")
+    for label, chosen in sets.items():
+        for mode in modes:
+            m = {
+                k: np.array([row[mode]["pose_free"][k] for row in chosen])
+                for k in ("aperture_r", "std_ratio", "width_r", "lmd")
+            }
+            name = f"{mode} {label}"
+            summary[f"{name} pose-free"] = {k: float(np.nanmean(v)) for k, v in m.items()}
+            print(
+                f"{name:18s} {len(chosen):5d} {m['aperture_r'].mean():10.3f} "
+                f"{np.median(m['aperture_r']):9.3f} {m['std_ratio'].mean():9.2f} {m['width_r'].mean():8.3f} "
+                f"{np.nanmean(m['lmd']):6.2f}"
             )
     source = f"fold models {args.fold_models}" if args.fold_models else "shipped model"
     detail = f"learned motion, {source}" if args.motion == "learned" else "heuristic motion"
