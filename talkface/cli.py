@@ -162,6 +162,18 @@ def _add_serve_parser(sub) -> None:
     s.add_argument(
         "--checkpoint", type=Path, default=None, help="Wav2Lip weights: offers the wav2lip engine too"
     )
+    s.add_argument(
+        "--hyperlips-checkpoint",
+        type=Path,
+        default=None,
+        help="HyperLips base weights: offers the hyperlips engine too",
+    )
+    s.add_argument(
+        "--hyperlips-hr-checkpoint",
+        type=Path,
+        default=None,
+        help="HyperLips HR decoder weights, used with --hyperlips-checkpoint",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -318,8 +330,11 @@ def _serve(args: argparse.Namespace) -> None:
     from talkface.web.config import ServeConfig
     from talkface.web.server import serve
 
-    if args.checkpoint is not None and not args.checkpoint.is_file():
-        raise TalkfaceError("checkpoint not found", args.checkpoint)
+    for path in (args.checkpoint, args.hyperlips_checkpoint, args.hyperlips_hr_checkpoint):
+        if path is not None and not path.is_file():
+            raise TalkfaceError("checkpoint not found", path)
+    if args.hyperlips_hr_checkpoint is not None and args.hyperlips_checkpoint is None:
+        raise TalkfaceError("--hyperlips-hr-checkpoint needs --hyperlips-checkpoint")
     for name in ("workers", "queue", "ttl", "max_upload_mb", "max_seconds", "max_text_chars", "job_timeout"):
         if getattr(args, name) <= 0:
             raise TalkfaceError(f"--{name.replace('_', '-')} must be positive")
@@ -335,6 +350,8 @@ def _serve(args: argparse.Namespace) -> None:
             max_text_chars=args.max_text_chars,
             job_timeout=args.job_timeout,
             checkpoint=args.checkpoint,
+            hyperlips_checkpoint=args.hyperlips_checkpoint,
+            hyperlips_hr_checkpoint=args.hyperlips_hr_checkpoint,
         )
     )
 

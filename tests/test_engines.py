@@ -23,6 +23,7 @@ from talkface.face.track import FaceTracker
 from talkface.media.audio import SAMPLE_RATE, Speech
 from talkface.media.frame import I420Frame
 from talkface.models.checkpoint import save_checkpoint
+from talkface.models.hyperlips import HRDecoder, HyperLipsBase, HyperLipsConfig
 from talkface.models.wav2lip import Wav2Lip, Wav2LipConfig
 from talkface.options import EngineOptions, OptionError, SyncOptions, option
 from talkface.web.config import ServeConfig
@@ -53,17 +54,34 @@ def face(tmp_path_factory) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def wav2lip_checkpoint(tmp_path_factory) -> Path:
+def wav2lip_checkpoint(tmp_path_factory) -> dict[str, Path]:
+    """Narrow random weights for the engines that need them, by engine and option."""
     torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("w2l") / "w2l.pth"
-    return save_checkpoint(path, Wav2Lip(Wav2LipConfig(width=0.25)))
+    folder = tmp_path_factory.mktemp("weights")
+    narrow = HyperLipsConfig(width=0.25, rescaling=2)
+    return {
+        "wav2lip": {"checkpoint": save_checkpoint(folder / "w2l.pth", Wav2Lip(Wav2LipConfig(width=0.25)))},
+        "hyperlips": {
+            "checkpoint": save_checkpoint(folder / "hl.pth", HyperLipsBase(narrow)),
+            "hr_checkpoint": save_checkpoint(folder / "hr.pth", HRDecoder(2, narrow)),
+        },
+    }
 
 
-def contract_options(name: str, checkpoint: Path) -> EngineOptions:
+def contract_options(name: str, weights: dict[str, dict[str, Path]]) -> EngineOptions:
     """Options that build engine ``name`` here (weights it needs come from the fixtures)."""
-    if name == "wav2lip":
-        return engine_options(name, checkpoint=checkpoint, accelerate="none")
+    if name in weights:
+        return engine_options(name, **weights[name], accelerate="none")
     return engine_options(name)
+
+
+def serve_config(options: EngineOptions) -> ServeConfig:
+    """A server that offers the weights of ``options``."""
+    if options.engine == "hyperlips":
+        return ServeConfig(
+            hyperlips_checkpoint=options.checkpoint, hyperlips_hr_checkpoint=options.hr_checkpoint
+        )
+    return ServeConfig(checkpoint=getattr(options, "checkpoint", None))
 
 
 def speech(seconds: float = 1.2) -> Speech:
@@ -127,7 +145,7 @@ def test_options_round_trip_through_cli_and_form(name, wav2lip_checkpoint) -> No
             argv += [f.flag, str(value)]
             fields[f.name] = str(value)
     assert _engine_options(build_parser().parse_args(argv)) == options
-    config = ServeConfig(checkpoint=getattr(options, "checkpoint", None))
+    config = serve_config(options)
     web = {k: v for k, v in fields.items() if k in option_field_names()}
     parsed = parse_options(web, config)["engine"]
     # What a client may set comes through; the rest is the server's (its weights) or the default.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from talkface.engines import Engine, EngineSpec, warp, wav2lip
+from talkface.engines import Engine, EngineSpec, hyperlips, warp, wav2lip
 from talkface.options import EngineOptions, OptionError, build_options
 
 ENGINES: dict[str, EngineSpec] = {}
@@ -30,6 +30,7 @@ def register(spec: EngineSpec) -> EngineSpec:
 
 register(warp.SPEC)
 register(wav2lip.SPEC)
+register(hyperlips.SPEC)
 
 
 def engine_spec(name: str) -> EngineSpec:

@@ -20,15 +20,13 @@ import numpy as np
 from talkface.engines import EngineSpec, Rendered
 from talkface.face.crop import WAV2LIP_PADS
 from talkface.face.landmarks import face_box
-from talkface.face.paste import feathered_mask, paste_back
+from talkface.face.paste import paste_lower_face
 from talkface.media.audio import Speech
 from talkface.media.frame import I420Frame
 from talkface.options import ACCELERATORS, PAD_RANGE, EngineOptions, option
 from talkface.speech.mel import MEL_STEP_SIZE, mel_window_start, melspectrogram
 
 BATCH_SIZE = 16
-MASK_TOP = 0.45  # fraction of the box height where the pasted lower face starts
-FEATHER = 0.08  # fraction of the box width
 
 
 @dataclass(frozen=True)
@@ -137,26 +135,10 @@ class Wav2LipEngine:
             out = self.generate(np.stack(mels), np.stack(faces).astype(np.float32))
             generated = (out.transpose(0, 2, 3, 1)[..., ::-1] * 255.0).astype(np.float32)
             for (_, frame, box), gen in zip(work, generated, strict=True):
-                _paste_lower_face(frame, gen, box)
+                paste_lower_face(frame, gen, box)
         done = [(f, b is not None) for _, f, b in self.pending]
         self.pending = []
         return done
-
-
-def _paste_lower_face(frame: np.ndarray, generated: np.ndarray, box: tuple[int, int, int, int]) -> None:
-    """Blend the generated ``(96, 96, 3)`` RGB face into ``frame``'s box, lower part only (in place)."""
-    x0, y0, x1, y1 = box
-    bw, bh = x1 - x0, y1 - y0
-    patch = cv2.resize(generated, (bw, bh), interpolation=cv2.INTER_LINEAR)
-    top = MASK_TOP * bh
-    polygon = np.array([[0, top], [bw, top], [bw, bh], [0, bh]], np.float32)
-    alpha = feathered_mask(polygon, (bh, bw), FEATHER * bw)
-    region = frame[y0:y1, x0:x1].astype(np.float32)
-    edge = (alpha > 0.02) & (alpha < 0.6)  # where generated and original should agree
-    if edge.any():
-        patch += (region[edge] - patch[edge]).mean(0)  # colour matching on the soft edge
-    patch = np.clip(patch + 0.5, 0, 255).astype(np.uint8)
-    paste_back(frame, patch, alpha, (x0, y0), inplace=True)
 
 
 SPEC = EngineSpec(

@@ -64,3 +64,34 @@ def paste_back(
     # (patch * a + base * (1 - a)) / 1, rounded; a == 0 gives base exactly.
     region[...] = cv2.blendLinear(np.ascontiguousarray(patch[r0:r1, c0:c1]), region, a, 1.0 - a)
     return out
+
+
+LOWER_FACE_TOP = 0.45  # fraction of the box height where a pasted generated lower face starts
+LOWER_FACE_FEATHER = 0.08  # fraction of the box width: its soft edge
+
+
+def paste_lower_face(frame: np.ndarray, generated: np.ndarray, box: tuple[int, int, int, int]) -> None:
+    """Blend a generated face crop into ``frame``'s box, its lower part only (in place): the
+    paste-back of the Wav2Lip-family engines.
+
+    The crop is resized to the box; the mask is the box below :data:`LOWER_FACE_TOP` of its height,
+    feathered by :data:`LOWER_FACE_FEATHER` of its width; the crop's colour is first shifted by the
+    mean difference to the frame on the mask's soft edge (where the two should agree).
+
+    Args:
+        frame: ``(H, W, 3)`` uint8 RGB frame, changed in place.
+        generated: ``(s, s, 3)`` float32 RGB in 0..255, any side ``s``.
+        box: ``(x0, y0, x1, y1)`` pixels of the face box in ``frame``.
+    """
+    x0, y0, x1, y1 = box
+    bw, bh = x1 - x0, y1 - y0
+    patch = cv2.resize(generated, (bw, bh), interpolation=cv2.INTER_LINEAR)
+    top = LOWER_FACE_TOP * bh
+    polygon = np.array([[0, top], [bw, top], [bw, bh], [0, bh]], np.float32)
+    alpha = feathered_mask(polygon, (bh, bw), LOWER_FACE_FEATHER * bw)
+    region = frame[y0:y1, x0:x1].astype(np.float32)
+    edge = (alpha > 0.02) & (alpha < 0.6)
+    if edge.any():
+        patch += (region[edge] - patch[edge]).mean(0)
+    patch = np.clip(patch + 0.5, 0, 255).astype(np.uint8)
+    paste_back(frame, patch, alpha, (x0, y0), inplace=True)

@@ -17,6 +17,7 @@ import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from talkface.face.landmarks import N_LANDMARKS
@@ -255,3 +256,38 @@ def landmark_track(
         finally:
             tracker.close()
     return np.stack(track).astype(np.float32) if track else np.zeros((0, N_LANDMARKS, dims), np.float32)
+
+
+class CropMesh:
+    """The 478-point mesh of a face that fills an image (a face crop, a generated face): the image
+    is centred on a square :data:`CROP_SCALE` x 1.1 times its side (edges repeated), as the tracker
+    crops round a face it follows, scaled to :data:`MESH_CROP` pixels, and the mesh run on it in
+    static mode (each image on its own).
+
+    Call with an ``(h, w, 3)`` uint8 RGB image; returns ``(478, 2)`` float32 pixel coordinates in
+    that image, or ``None`` where no face was found. :meth:`close` releases the graph.
+    """
+
+    def __init__(self) -> None:
+        with native_stderr_silenced():
+            mp = import_mediapipe()
+            self._mesh = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=True, refine_landmarks=True, max_num_faces=1
+            )
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
+        h, w = rgb.shape[:2]
+        side = int(round(CROP_SCALE * 1.1 * max(h, w)))
+        top, left = (side - h) // 2, (side - w) // 2
+        padded = cv2.copyMakeBorder(rgb, top, side - h - top, left, side - w - left, cv2.BORDER_REPLICATE)
+        patch = cv2.resize(padded, (MESH_CROP, MESH_CROP), interpolation=cv2.INTER_AREA)
+        with native_stderr_silenced():
+            result = self._mesh.process(patch)
+        if not result.multi_face_landmarks:
+            return None
+        lm = landmark_array(result.multi_face_landmarks[0])[:N_LANDMARKS]
+        return lm * np.float32(side) - np.array([left, top], np.float32)
+
+    def close(self) -> None:
+        """Release the mediapipe graph."""
+        self._mesh.close()

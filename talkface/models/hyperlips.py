@@ -23,12 +23,15 @@ BGR in [0, 1], as the published data loaders read them with OpenCV.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from talkface.errors import TalkfaceError
 from talkface.models.blocks import Conv2d, Conv2dTranspose, NonNormConv2d, scaled
+from talkface.models.checkpoint import read_state_dict, saved_config
 from talkface.models.mobilenetv3 import MobileNetV3LargeEncoder
 from talkface.models.recurrent_decoder import RecurrentDecoder
 from talkface.models.wav2lip import Wav2LipConfig, Wav2LipDiscQual, _fold, _unfold
@@ -312,3 +315,47 @@ class HyperCtrolDiscriminator(Wav2LipDiscQual):
         super().__init__(Wav2LipConfig(width=hl.width))
         self.config = hl
         self.face_encoder_blocks.append(nn.AdaptiveAvgPool2d(1))
+
+
+BASE_FIRST_CONV = "face_encoder.features.0.0.weight"
+HR_FIRST_CONV = "conv_base.0.conv_block.0.weight"
+
+
+def base_config(checkpoint: str | Path) -> HyperLipsConfig:
+    """The :class:`HyperLipsConfig` of a :class:`HyperLipsBase` checkpoint: the one it was saved
+    with here, or for a published file (width 1.0) read from its weights.
+
+    Raises:
+        TalkfaceError: unreadable file, not a HyperLips base network, or a published-format file
+            of a width other than 1.0 (its width cannot be read back).
+    """
+    config = saved_config(checkpoint, "HyperLipsBase", HyperLipsConfig)
+    if config is not None:
+        return config
+    state = read_state_dict(checkpoint)
+    if BASE_FIRST_CONV not in state or "hyper_control_net.hnet0.lin1.weight" not in state:
+        raise TalkfaceError("not a HyperLips base checkpoint", checkpoint)
+    if state[BASE_FIRST_CONV].shape[0] != 16:
+        raise TalkfaceError("a narrowed HyperLips base without its talkface config", checkpoint)
+    return HyperLipsConfig()
+
+
+def hr_config(checkpoint: str | Path) -> HyperLipsConfig:
+    """The :class:`HyperLipsConfig` of an :class:`HRDecoder` checkpoint (its width and rescaling):
+    saved here, or for a published file read from its weights (64 channels; 0, 1 or 2 transposed
+    convolutions for rescaling 1, 2, 4).
+
+    Raises:
+        TalkfaceError: unreadable file, or not an HR decoder.
+    """
+    config = saved_config(checkpoint, "HRDecoder", HyperLipsConfig)
+    if config is not None:
+        return config
+    state = read_state_dict(checkpoint)
+    if HR_FIRST_CONV not in state or "up_conv.0.conv_block.0.weight" not in state:
+        raise TalkfaceError("not a HyperLips HRDecoder checkpoint", checkpoint)
+    n_up = len({k.split(".")[1] for k in state if k.startswith("up_conv.")})
+    rescaling = {2: 1, 3: 2, 6: 4}.get(n_up)
+    if rescaling is None or state[HR_FIRST_CONV].shape[0] != 64:
+        raise TalkfaceError("an HRDecoder of an unknown shape without its talkface config", checkpoint)
+    return HyperLipsConfig(rescaling=rescaling)

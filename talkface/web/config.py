@@ -24,7 +24,9 @@ class ServeConfig:
         job_timeout: seconds a render may run before it is stopped and its job fails (a hung
             render must not hold a worker for ever; 300 s of 1080p speech take about 150-300 s here).
         retry_after: seconds a client refused with 429 (queue full) is told to wait (``Retry-After``).
-        checkpoint: Wav2Lip weights offered to the ``wav2lip`` engine (``None``: only ``warp``).
+        checkpoint: Wav2Lip weights offered to the ``wav2lip`` engine (``None``: no ``wav2lip``).
+        hyperlips_checkpoint: HyperLips base weights offered to the ``hyperlips`` engine.
+        hyperlips_hr_checkpoint: its HR decoder (optional, with ``hyperlips_checkpoint``).
         workdir: parent of the private temporary directory (default: the system's temp folder;
             it must lie inside that folder, from where the page copies results to its cache).
     """
@@ -41,11 +43,19 @@ class ServeConfig:
     retry_after: int = 30
     checkpoint: Path | None = None
     workdir: Path | None = None
+    hyperlips_checkpoint: Path | None = None
+    hyperlips_hr_checkpoint: Path | None = None
 
-    @property
-    def engine_files(self) -> dict[str, Path]:
-        """File options the server gives the engines that have them (weights), by option name."""
-        return {} if self.checkpoint is None else {"checkpoint": self.checkpoint}
+    def engine_files(self, engine: str) -> dict[str, Path]:
+        """File options (weights) the server gives engine ``engine``, by option name."""
+        files = {
+            "wav2lip": {"checkpoint": self.checkpoint},
+            "hyperlips": {
+                "checkpoint": self.hyperlips_checkpoint,
+                "hr_checkpoint": self.hyperlips_hr_checkpoint,
+            },
+        }.get(engine, {})
+        return {name: path for name, path in files.items() if path is not None}
 
     @property
     def max_upload_bytes(self) -> int:

@@ -53,8 +53,8 @@ def option_field_names() -> tuple[str, ...]:
 
 def engine_available(spec: EngineSpec, config: ServeConfig) -> bool:
     """Whether the server can offer ``spec``: each of its required file options (weights) is one the
-    server was started with (``serve --checkpoint``)."""
-    files = config.engine_files
+    server was started with (``serve --checkpoint``, ``--hyperlips-checkpoint``)."""
+    files = config.engine_files(spec.name)
     return all(f.name in files for f in option_fields(spec.options) if f.spec.required and not f.spec.web)
 
 
@@ -182,10 +182,10 @@ def parse_options(fields: dict[str, str], config: ServeConfig) -> dict[str, Any]
     try:
         spec = engine_spec(name)
         if not engine_available(spec, config):
-            raise RequestError(422, f"engine: {name} is not available (the server has no --checkpoint)")
+            raise RequestError(422, f"engine: {name} is not available (the server has no weights for it)")
         mine = {f.name: f for f in web_options(spec.options)}
         known = {f.name for f in option_fields(spec.options)}
-        values: dict[str, Any] = {k: v for k, v in config.engine_files.items() if k in known}
+        values: dict[str, Any] = {k: v for k, v in config.engine_files(name).items() if k in known}
         for other in _engine_fields():
             text = fields.get(other)
             if text and text.strip() and other not in mine:

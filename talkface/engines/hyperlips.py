@@ -1,0 +1,194 @@
+"""The ``hyperlips`` engine: HyperLips' base network (and optionally its HR decoder) inside
+talkface's tracking, batching and paste-back.
+
+Per frame (``HyperLips:HYPERLIPS.py``, with our face track instead of S3FD): the face box (landmark
+bounding box plus ``pads``) is resized to 128x128; the base network sees it with its lower half
+zeroed beside the reference (the first frame's face, as the published inference takes it), BGR
+/255, and the mel window of the frame (as Wav2Lip's). With an HR checkpoint, the landmarks of each
+generated face (the mesh run on it, :class:`~talkface.face.track.CropMesh`; the frame's own
+landmarks where it finds none) are drawn as the sketch (:func:`~talkface.face.sketch.landmark_sketch`)
+and the HR decoder renders the face at 128 x rescaling px from the two, as it was trained. The
+lower face is blended in through the feathered mask of the Wav2Lip engine
+(:func:`~talkface.face.paste.paste_lower_face`), not the published face-parsing mask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import cv2
+import numpy as np
+
+from talkface.engines import EngineSpec, Rendered
+from talkface.face.crop import WAV2LIP_PADS
+from talkface.face.landmarks import face_box
+from talkface.face.paste import paste_lower_face
+from talkface.media.audio import Speech
+from talkface.media.frame import I420Frame
+from talkface.options import PAD_RANGE, EngineOptions, option
+from talkface.speech.mel import MEL_STEP_SIZE, N_MELS, mel_window_start, melspectrogram
+
+BATCH_SIZE = 16
+HYPERLIPS_ACCELERATORS = ("bf16", "none")  # the per-sample HyperConv kernels do not export to ONNX
+
+
+@dataclass(frozen=True)
+class HyperLipsOptions(EngineOptions):
+    """Options of the ``hyperlips`` engine."""
+
+    engine: ClassVar[str] = "hyperlips"
+
+    checkpoint: Path | None = option(
+        None,
+        "weights for the HyperLips base network: a published-format checkpoint "
+        "(semchan/HyperLips' hyperlipsbase checkpoint, or one from `talkface train hyperlips-base`)",
+        required="a HyperLips base checkpoint",
+        web=False,
+        aliases=("--checkpoint_path_BASE",),
+    )
+    hr_checkpoint: Path | None = option(
+        None,
+        "weights for the HyperLips HR decoder (optional; published format, or "
+        "`talkface train hyperlips-hr`): sharpens the face guided by its landmark sketch",
+        web=False,
+        aliases=("--checkpoint_path_HR",),
+    )
+    accelerate: str = option(
+        "bf16",
+        "how the networks run: bf16 = PyTorch under bf16 autocast, none = plain PyTorch fp32",
+        choices=HYPERLIPS_ACCELERATORS,
+        label="How the networks run",
+        web=False,
+    )
+    pads: tuple[int, int, int, int] = option(
+        WAV2LIP_PADS,
+        "pixels added to the face box that is cropped and generated (as HyperLips' --pads)",
+        label="Pads of the face box: top,bottom,left,right (pixels)",
+        range=PAD_RANGE,
+    )
+
+
+class HyperLipsEngine:
+    """Render with HyperLips checkpoints (the base network, optionally the HR decoder).
+
+    Args:
+        options: :class:`HyperLipsOptions`.
+        batch_size: frames per forward pass.
+
+    Raises:
+        TalkfaceError: a missing or unreadable checkpoint, or weights that are not the network named.
+    """
+
+    def __init__(self, options: HyperLipsOptions, batch_size: int = BATCH_SIZE) -> None:
+        from talkface.models.accelerate import runner
+        from talkface.models.checkpoint import load_checkpoint
+        from talkface.models.hyperlips import BASE_SIZE, HRDecoder, HyperLipsBase, base_config, hr_config
+
+        base = HyperLipsBase(base_config(options.checkpoint))
+        load_checkpoint(options.checkpoint, base)
+        self.generate = runner(base.eval(), options.accelerate, (), ("audio", "face"), channels_last=(1,))
+        self.refine = None
+        if options.hr_checkpoint is not None:
+            config = hr_config(options.hr_checkpoint)
+            hr = HRDecoder(config.rescaling, config)
+            load_checkpoint(options.hr_checkpoint, hr)
+            self.refine = runner(hr.eval(), options.accelerate, (), ("x",), channels_last=(0,))
+            from talkface.face.track import CropMesh
+
+            self.mesh = CropMesh()
+        self.size = BASE_SIZE
+        self.pads = options.pads
+        self.batch_size = batch_size
+        self.reference: np.ndarray | None = None
+        self.pending: list[
+            tuple[int, np.ndarray | I420Frame, tuple[int, int, int, int] | None, np.ndarray]
+        ] = []
+
+    def prepare(self, speech: Speech, n_frames: int, fps: float) -> None:
+        """Compute the mel spectrogram once; windows are cut per frame."""
+        self.mel = melspectrogram(speech.samples)
+        self.fps = fps
+
+    def mel_window(self, index: int) -> np.ndarray:
+        """``(80, 16)`` float32 mel window of output frame ``index`` (the last one past the end)."""
+        start = mel_window_start(index, self.fps)
+        if start + MEL_STEP_SIZE > self.mel.shape[1]:
+            window = self.mel[:, -MEL_STEP_SIZE:]
+            if window.shape[1] < MEL_STEP_SIZE:  # speech shorter than one window
+                window = np.pad(window, ((0, 0), (0, MEL_STEP_SIZE - window.shape[1])), mode="edge")
+            return window.reshape(N_MELS, MEL_STEP_SIZE)
+        return self.mel[:, start : start + MEL_STEP_SIZE]
+
+    def submit(
+        self, index: int, frame: np.ndarray | I420Frame, landmarks: np.ndarray | None
+    ) -> list[Rendered]:
+        box = None
+        if landmarks is not None:
+            box = face_box(landmarks, frame.shape, self.pads)
+            if box[2] - box[0] < 8 or box[3] - box[1] < 8:
+                box = None
+        if box is not None and isinstance(frame, I420Frame):
+            frame = frame.rgb()[0]
+        self.pending.append((index, frame, box, landmarks))
+        if sum(b is not None for _, _, b, _ in self.pending) >= self.batch_size:
+            return self.flush()
+        return []
+
+    def _crop(self, frame: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        """The face box of ``frame`` at 128x128, BGR float32 in [0, 1]."""
+        x0, y0, x1, y1 = box
+        crop = cv2.resize(frame[y0:y1, x0:x1], (self.size, self.size), interpolation=cv2.INTER_AREA)
+        return crop[..., ::-1].astype(np.float32) / 255.0
+
+    def _sketch(
+        self, face_bgr: np.ndarray, landmarks: np.ndarray, box: tuple[int, int, int, int]
+    ) -> np.ndarray:
+        """The landmark sketch of a generated 128 px face (BGR float32 in [0, 1]) ->
+        ``(128, 128, 3)`` float32 in [0, 1]."""
+        from talkface.face.sketch import landmark_sketch
+
+        rgb = np.ascontiguousarray((face_bgr[..., ::-1] * 255.0 + 0.5).astype(np.uint8))
+        lm = self.mesh(rgb)
+        x0, y0, x1, y1 = box
+        if lm is None:  # the frame's own landmarks in the crop's pixels
+            lm = (landmarks - np.array([x0, y0], np.float32)) * np.array(
+                [self.size / (x1 - x0), self.size / (y1 - y0)], np.float32
+            )
+        return landmark_sketch(lm, self.size, box_side=max(x1 - x0, y1 - y0)).astype(np.float32) / 255.0
+
+    def flush(self) -> list[Rendered]:
+        """Run the networks on the held frames and paste the results back (in order)."""
+        work = [(i, f, b, lm) for i, f, b, lm in self.pending if b is not None]
+        if work:
+            faces, mels = [], []
+            for i, frame, box, _ in work:
+                crop = self._crop(frame, box)
+                if self.reference is None:
+                    self.reference = crop
+                masked = crop.copy()
+                masked[self.size // 2 :] = 0
+                faces.append(np.concatenate([masked, self.reference], axis=2).transpose(2, 0, 1))
+                mels.append(self.mel_window(i)[None])
+            out = self.generate(np.stack(mels), np.stack(faces).astype(np.float32))  # (B, 3, 128, 128) BGR
+            if self.refine is not None:
+                bgr = out.transpose(0, 2, 3, 1)
+                sketches = [self._sketch(f, lm, b) for f, (_, _, b, lm) in zip(bgr, work, strict=True)]
+                x = np.concatenate([out, np.stack(sketches).transpose(0, 3, 1, 2)], axis=1)
+                out = self.refine(np.ascontiguousarray(x, np.float32))
+            generated = (out.transpose(0, 2, 3, 1)[..., ::-1] * 255.0).astype(np.float32)
+            for (_, frame, box, _), gen in zip(work, generated, strict=True):
+                paste_lower_face(frame, np.ascontiguousarray(gen), box)
+        done = [(f, b is not None) for _, f, b, _ in self.pending]
+        self.pending = []
+        return done
+
+
+SPEC = EngineSpec(
+    name="hyperlips",
+    options=HyperLipsOptions,
+    build=HyperLipsEngine,
+    summary="HyperLips: hypernetwork lip sync, optional HR decoder (needs --checkpoint)",
+    weights="a HyperLips base checkpoint (--checkpoint), optionally an HR decoder (--hr-checkpoint)",
+)
