@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from talkface.training.progress import SyncNetTraining, TrainingOptions, Wav2LipTraining
+from talkface.training.progress import (
+    HRTraining,
+    HyperLipsTraining,
+    SyncNetTraining,
+    TrainingOptions,
+    Wav2LipTraining,
+)
 
 
 def add_train_parser(sub) -> None:
@@ -70,6 +76,49 @@ def add_train_parser(sub) -> None:
         "frames, logged as 'eval sync (real frames)', or high to start at once)",
     )
     _add_training_options(tw, Wav2LipTraining())
+
+    thb = tsub.add_parser(
+        "hyperlips-base",
+        help="train HyperLips' base network (hypernetwork lip sync, 128 px)",
+        description="HyperLips' Train_hyperlipsBase.py recipe on the prepared data: masked target + "
+        "reference window, per-frame mel windows, loss = 0.03*sync + 0.2*adversarial + 0.77*L1 from the "
+        "first step (the frozen expert SyncNet on the faces resized to 96 px), discriminator Adam 5e-4. "
+        "Writes OUT/checkpoint_step*.pth (published format; "
+        "`talkface sync --engine hyperlips --checkpoint`), OUT/disc_checkpoint_step*.pth, OUT/losses.json "
+        "and OUT/losses.png.",
+    )
+    thb.add_argument("data", type=Path, help="folder written by `talkface train prepare`")
+    thb.add_argument("--out", type=Path, default=Path("results/hyperlips-base"), help="checkpoint folder")
+    thb.add_argument(
+        "--syncnet",
+        type=Path,
+        default=None,
+        help="expert SyncNet checkpoint (default: the one shipped in talkface/weights)",
+    )
+    thb.add_argument("--no-gan", action="store_true", help="without the visual-quality discriminator")
+    _add_training_options(thb, HyperLipsTraining())
+
+    thr = tsub.add_parser(
+        "hyperlips-hr",
+        help="train HyperLips' HR decoder on a trained base network's outputs",
+        description="HyperLips' Train_hyperlipsHR.py recipe: the frozen base network renders each frame, "
+        "the mesh of the generated face is drawn as its sketch, the HR decoder maps both to the real "
+        "frame at 128 x --rescaling px; loss = relativistic adversarial + structural (1 - SSIM, standing in "
+        "for VGG-19 and LPIPS, whose weights cannot be downloaded) + L1, on the face and inside the lip box. "
+        "Writes OUT/checkpoint_step*.pth (`talkface sync --engine hyperlips --hr-checkpoint`), "
+        "OUT/disc_checkpoint_step*.pth, OUT/losses.json and OUT/losses.png.",
+    )
+    thr.add_argument("data", type=Path, help="folder written by `talkface train prepare`")
+    thr.add_argument("--base", type=Path, required=True, help="the trained base network's checkpoint")
+    thr.add_argument("--out", type=Path, default=Path("results/hyperlips-hr"), help="checkpoint folder")
+    thr.add_argument(
+        "--rescaling",
+        type=int,
+        choices=(1, 2, 4),
+        default=HRTraining().rescaling,
+        help="output 128 x this px",
+    )
+    _add_training_options(thr, HRTraining())
     tm = tsub.add_parser(
         "motion",
         help="train the speech -> mouth-motion model on a folder of talking clips (minutes, CPU)",
@@ -280,6 +329,27 @@ def run_train(args: argparse.Namespace) -> None:
         print(
             f"{args.out}: SyncNet step {result['step']}, held-out loss {result['loss']:.3f}, "
             f"accuracy {result['accuracy']:.3f} (in sync vs >= 5 frames off)"
+        )
+    elif args.train_command == "hyperlips-base":
+        from talkface.training.hyperlips import train_hyperlips_base
+        from talkface.weights import SYNCNET
+
+        options = HyperLipsTraining(**common, gan=not args.no_gan)
+        result = train_hyperlips_base(
+            args.data, args.out, args.syncnet or SYNCNET, options, resume=not args.no_resume
+        )
+        print(
+            f"{args.out}: HyperLips base step {result['step']}, held-out L1 {result['l1']:.4f}, "
+            f"sync loss {result['sync']:.3f} (real frames {result['sync_real']:.3f})"
+        )
+    elif args.train_command == "hyperlips-hr":
+        from talkface.training.hyperlips import train_hyperlips_hr
+
+        options = HRTraining(**common, rescaling=args.rescaling)
+        result = train_hyperlips_hr(args.data, args.out, args.base, options, resume=not args.no_resume)
+        print(
+            f"{args.out}: HyperLips HR step {result['step']}, held-out L1 {result['l1']:.4f} "
+            f"(base upsampled {result['base_l1']:.4f}), SSIM {result['ssim']:.3f}"
         )
     else:
         from talkface.training.wav2lip import train_wav2lip

@@ -158,3 +158,40 @@ def test_shipped_syncnet_prefers_the_true_speech_on_held_out_clips(tmp_path) -> 
     result = evaluate(load_expert(SYNCNET), eval_set(clips, 256))
     assert result["pair_accuracy"] > 0.7, result  # measured 0.81 (step-8000 weights)
     assert result["positives"] > result["negatives"]
+
+
+def test_prepare_writes_each_crops_landmarks(prepared) -> None:
+    from talkface.face.landmarks import MOUTH_LEFT, MOUTH_RIGHT
+    from talkface.training.data import clip_landmarks
+
+    for name in (prepared / "train.txt").read_text().split():
+        folder = prepared / name
+        lm = clip_landmarks(folder)
+        assert lm.shape == (len(list(folder.glob("*.jpg"))), 478, 2)
+        # The landmark box plus pads is the crop: the points fill it, and the mouth is in its lower half.
+        assert lm.min() >= -0.01 and lm.max() <= 1.01 and lm[..., 0].max() > 0.95
+        assert (lm[:, [MOUTH_LEFT, MOUTH_RIGHT], 1] > 0.55).all()
+
+
+def test_train_hyperlips_base_and_hr_cli(prepared, tmp_path, capsys) -> None:
+    from talkface.models.hyperlips import HRDecoder, HRDecoder_disc_qual, HyperLipsBase, HyperLipsConfig
+
+    base_dir, hr_dir = tmp_path / "base", tmp_path / "hr"
+    args = ["train", "hyperlips-base", str(prepared), "--out", str(base_dir), "--width", "0.125"]
+    assert main([*args, "--batch", "2", "--steps", "2", "--eval-every", "1", "--checkpoint-every", "2"]) == 0
+    assert "HyperLips base step 2" in capsys.readouterr().out
+    base = base_dir / "checkpoint_step000000002.pth"
+    load_checkpoint(base, HyperLipsBase(HyperLipsConfig(width=0.125)))
+    losses = __import__("json").loads((base_dir / "losses.json").read_text())
+    assert len(losses["train disc"]) == 2  # the discriminator trains by default, as published
+    args = ["train", "hyperlips-hr", str(prepared), "--base", str(base), "--out", str(hr_dir)]
+    args += ["--width", "0.25", "--rescaling", "2", "--batch", "2", "--steps", "2", "--eval-every", "1"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "HyperLips HR step 2" in printed and "base upsampled" in printed
+    config = HyperLipsConfig(width=0.25, rescaling=2)
+    load_checkpoint(hr_dir / "checkpoint_step000000002.pth", HRDecoder(2, config))
+    load_checkpoint(hr_dir / "disc_checkpoint_step000000002.pth", HRDecoder_disc_qual(config))
+    # Interrupted and resumed: the step count goes on from the last checkpoint.
+    assert main([*args[:-4], "--steps", "3", "--eval-every", "1"]) == 0
+    assert "HyperLips HR step 3" in capsys.readouterr().out

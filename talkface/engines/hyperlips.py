@@ -145,18 +145,14 @@ class HyperLipsEngine:
     def _sketch(
         self, face_bgr: np.ndarray, landmarks: np.ndarray, box: tuple[int, int, int, int]
     ) -> np.ndarray:
-        """The landmark sketch of a generated 128 px face (BGR float32 in [0, 1]) ->
-        ``(128, 128, 3)`` float32 in [0, 1]."""
-        from talkface.face.sketch import landmark_sketch
+        """The landmark sketch of a generated 128 px face (BGR float32 in [0, 1]): the mesh of the
+        generated face, or the frame's own landmarks mapped into the crop where it finds none."""
+        from talkface.face.sketch import face_sketch
 
         rgb = np.ascontiguousarray((face_bgr[..., ::-1] * 255.0 + 0.5).astype(np.uint8))
-        lm = self.mesh(rgb)
         x0, y0, x1, y1 = box
-        if lm is None:  # the frame's own landmarks in the crop's pixels
-            lm = (landmarks - np.array([x0, y0], np.float32)) * np.array(
-                [self.size / (x1 - x0), self.size / (y1 - y0)], np.float32
-            )
-        return landmark_sketch(lm, self.size, box_side=max(x1 - x0, y1 - y0)).astype(np.float32) / 255.0
+        scale = np.array([self.size / (x1 - x0), self.size / (y1 - y0)], np.float32)
+        return face_sketch(self.mesh, rgb, (landmarks - np.array([x0, y0], np.float32)) * scale)
 
     def flush(self) -> list[Rendered]:
         """Run the networks on the held frames and paste the results back (in order)."""

@@ -5,14 +5,18 @@ The sketch is the mesh's contours of the lips, eyes, brows, jaw line and nose (m
 connection sets, as HyperLips cuts them; not the irises) drawn in white on black; the HR decoder
 reads it beside the base face to know where the sharp edges belong. The published preprocessing
 draws 6-pixel lines on the face box at its own resolution and resizes the picture to 128 px, then
-blurs it (5x5 Gaussian at 128 px, 7 at 256, 11 at 512); here the lines are drawn at the target
-size with the thickness that resizing would leave, then blurred the same way.
+blurs it (5x5 Gaussian at 128 px, 7 at 256, 11 at 512), so the lines' thickness at 128 px depends
+on the source video's resolution (about 8 px for LRS2's faces, 2 for HDTF's); here they are drawn
+at the target size, :data:`SKETCH_THICKNESS` pixels per 128, for training and inference alike, and
+blurred the same way.
 
 The lip mask is the filled polygon of 20 mesh points round the mouth (from below the nose to the
 chin's crease), where the HR stage's lip loss is taken.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -65,18 +69,16 @@ LIP_MASK_POINTS = (
     391,
     393,
 )
-PUBLISHED_THICKNESS = 6  # pixels, at the face box's own resolution
+SKETCH_THICKNESS = 3  # line thickness in pixels at 128 px (scaled with the sketch's size)
 BLUR_KERNEL = {128: 5, 256: 7, 512: 11}  # Gaussian kernel of the published loader per sketch size
 
 
-def landmark_sketch(landmarks: np.ndarray, size: int, box_side: float | None = None) -> np.ndarray:
+def landmark_sketch(landmarks: np.ndarray, size: int) -> np.ndarray:
     """Draw HyperLips' landmark sketch.
 
     Args:
         landmarks: ``(478, 2)`` float32 pixel coordinates in the sketch's own frame (0..``size``).
         size: the sketch's side in pixels (128, 256 or 512 for the published networks).
-        box_side: the side of the face box the landmarks came from, in frame pixels; the lines are
-            :data:`PUBLISHED_THICKNESS` pixels there (at least 1 here). ``None`` = ``size``.
 
     Returns:
         ``(size, size, 3)`` uint8, white lines on black, blurred as the published loader blurs.
@@ -87,8 +89,7 @@ def landmark_sketch(landmarks: np.ndarray, size: int, box_side: float | None = N
     landmarks = np.asarray(landmarks)
     if landmarks.shape != (N_LANDMARKS, 2):
         raise ValueError(f"landmarks must be ({N_LANDMARKS}, 2), not {landmarks.shape}")
-    scale = size / (box_side or size)
-    thickness = max(1, int(round(PUBLISHED_THICKNESS * scale)))
+    thickness = max(1, int(round(SKETCH_THICKNESS * size / 128)))
     canvas = np.zeros((size, size, 3), np.uint8)
     shift = 4  # sub-pixel vertices (1/16 pixel)
     pts = np.round(landmarks * (1 << shift)).astype(np.int32)
@@ -96,6 +97,29 @@ def landmark_sketch(landmarks: np.ndarray, size: int, box_side: float | None = N
     cv2.polylines(canvas, lines, False, (255, 255, 255), thickness, cv2.LINE_AA, shift)
     k = BLUR_KERNEL.get(size, 2 * (size // 50) + 1)
     return cv2.GaussianBlur(canvas, (k, k), 0)
+
+
+def face_sketch(
+    mesh: Callable[[np.ndarray], np.ndarray | None], rgb: np.ndarray, fallback: np.ndarray | None = None
+) -> np.ndarray:
+    """The sketch of the face in a crop, as the HR decoder reads it (training and inference alike).
+
+    Args:
+        mesh: landmarks of a face crop (:class:`~talkface.face.track.CropMesh`).
+        rgb: ``(S, S, 3)`` uint8 RGB crop (a generated face).
+        fallback: ``(478, 2)`` landmarks in the crop's pixels to draw where ``mesh`` finds no face;
+            ``None``: an empty sketch then.
+
+    Returns:
+        ``(S, S, 3)`` float32 in [0, 1].
+    """
+    size = rgb.shape[0]
+    lm = mesh(rgb)
+    if lm is None:
+        lm = fallback
+    if lm is None or not np.isfinite(lm).all():
+        return np.zeros((size, size, 3), np.float32)
+    return landmark_sketch(lm, size).astype(np.float32) / 255.0
 
 
 def lip_mask(landmarks: np.ndarray, size: int) -> np.ndarray:

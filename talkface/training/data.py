@@ -17,11 +17,12 @@ import cv2
 import numpy as np
 
 from talkface.errors import TalkfaceError
+from talkface.face.landmarks import N_LANDMARKS
 from talkface.media.audio import load_audio
 from talkface.models.syncnet import SYNC_FRAMES, lower_halves
 from talkface.models.wav2lip import IMG_SIZE
 from talkface.speech.mel import MEL_STEP_SIZE, mel_window_start, melspectrogram
-from talkface.training.prepare import TRAIN_FPS
+from talkface.training.prepare import LANDMARKS_FILE, TRAIN_FPS
 
 
 @dataclass
@@ -30,7 +31,8 @@ class Clip:
 
     Attributes:
         name: folder name.
-        frames: ``(n, IMG_SIZE, IMG_SIZE, 3)`` uint8 BGR crops, in frame order.
+        frames: ``(n, size, size, 3)`` uint8 BGR crops, in frame order (``size`` =
+            :data:`~talkface.models.wav2lip.IMG_SIZE` unless loaded at another).
         index: ``(n,)`` int frame number (at 25 fps) of each crop; gaps where no face was found.
         mel: ``(80, m)`` float32 mel spectrogram of the clip's speech.
     """
@@ -60,8 +62,9 @@ class Clip:
         return self.mel[:, s : s + MEL_STEP_SIZE]
 
 
-def load_clip(folder: Path) -> Clip:
-    """Read one prepared clip (numbered ``.jpg`` crops + ``audio.wav``).
+def load_clip(folder: Path, size: int = IMG_SIZE) -> Clip:
+    """Read one prepared clip (numbered ``.jpg`` crops + ``audio.wav``), the crops resized to
+    ``size`` x ``size`` pixels (area averaging).
 
     Raises:
         TalkfaceError: no crops or no audio.
@@ -70,14 +73,43 @@ def load_clip(folder: Path) -> Clip:
     if not jpgs or not (folder / "audio.wav").is_file():
         raise TalkfaceError("not a prepared clip (numbered .jpg crops and audio.wav)", folder)
     frames = np.stack(
-        [cv2.resize(cv2.imread(str(p)), (IMG_SIZE, IMG_SIZE), interpolation=cv2.INTER_AREA) for p in jpgs]
+        [cv2.resize(cv2.imread(str(p)), (size, size), interpolation=cv2.INTER_AREA) for p in jpgs]
     )
     index = np.array([int(p.stem) for p in jpgs])
     return Clip(folder.name, frames, index, melspectrogram(load_audio(folder / "audio.wav")))
 
 
-def load_split(root: Path, split: str) -> list[Clip]:
-    """The clips listed in ``root/<split>.txt`` (``train`` or ``val``).
+def clip_landmarks(folder: Path, mesh=None) -> np.ndarray:
+    """The landmarks of each crop of a prepared clip, in the crops' order: ``(n, 478, 2)`` float32,
+    x and y in [0, 1] units of the crop's width and height, NaN for a crop without them.
+
+    ``talkface train prepare`` writes them (:data:`LANDMARKS_FILE`, from the face track); for a
+    folder prepared before it did, they are found by running ``mesh``
+    (:class:`~talkface.face.track.CropMesh`) on each crop and saved there.
+
+    Raises:
+        TalkfaceError: no file and no ``mesh`` to make it.
+    """
+    jpgs = sorted(folder.glob("*.jpg"), key=lambda p: int(p.stem))
+    path = folder / LANDMARKS_FILE
+    if path.is_file():
+        lm = np.load(path)
+        if lm.shape == (len(jpgs), N_LANDMARKS, 2):
+            return lm.astype(np.float32)
+    if mesh is None:
+        raise TalkfaceError(f"no {LANDMARKS_FILE} (run `talkface train prepare` again)", folder)
+    out = np.full((len(jpgs), N_LANDMARKS, 2), np.nan, np.float32)
+    for i, jpg in enumerate(jpgs):
+        bgr = cv2.imread(str(jpg))
+        found = mesh(np.ascontiguousarray(bgr[..., ::-1]))
+        if found is not None:
+            out[i] = found / np.array([bgr.shape[1], bgr.shape[0]], np.float32)
+    np.save(path, out)
+    return out
+
+
+def load_split(root: Path, split: str, size: int = IMG_SIZE) -> list[Clip]:
+    """The clips listed in ``root/<split>.txt`` (``train`` or ``val``), crops at ``size`` pixels.
 
     Raises:
         TalkfaceError: missing list, or no usable clip in it.
@@ -85,7 +117,7 @@ def load_split(root: Path, split: str) -> list[Clip]:
     listing = root / f"{split}.txt"
     if not listing.is_file():
         raise TalkfaceError(f"no {split}.txt (run `talkface train prepare` first)", root)
-    clips = [load_clip(root / name) for name in listing.read_text().split()]
+    clips = [load_clip(root / name, size) for name in listing.read_text().split()]
     clips = [c for c in clips if len(c.starts)]
     if not clips:
         raise TalkfaceError(f"no clip in {split}.txt has {SYNC_FRAMES} consecutive face crops", root)

@@ -1,7 +1,9 @@
 """Dataset preparation: any folder of talking clips -> the LRS2-style layout Wav2Lip trains on.
 
 ``OUT/<clip>/<i>.jpg`` are 25 fps face crops (the landmark box plus pads, as ``preprocess.py``
-writes S3FD crops), ``OUT/<clip>/audio.wav`` the speech at 16 kHz mono, and ``OUT/train.txt`` /
+writes S3FD crops), ``OUT/<clip>/audio.wav`` the speech at 16 kHz mono,
+``OUT/<clip>/landmarks.npy`` each crop's 478 landmarks in [0, 1] crop units (HyperLips' sketches
+and lip masks), and ``OUT/train.txt`` /
 ``OUT/val.txt`` list clip names. Frames without a face are skipped (gaps, as in the original);
 clips without a face in most frames or without speech are skipped and reported.
 """
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from talkface.errors import TalkfaceError
 from talkface.face.crop import WAV2LIP_PADS
@@ -21,6 +24,8 @@ from talkface.face.track import FaceTracker
 from talkface.media.audio import SAMPLE_RATE, load_audio, save_wav
 from talkface.media.video import VIDEO_SUFFIXES, FaceMedia
 from talkface.speech.vad import speech_mask
+
+LANDMARKS_FILE = "landmarks.npy"  # (n, 478, 2) float32: each crop's landmarks in crop units
 
 TRAIN_FPS = 25.0  # frames/s of the prepared crops (Wav2Lip's hparams.fps)
 MIN_FACE_FRACTION = 0.8  # clips with faces in fewer of their frames are skipped
@@ -56,6 +61,7 @@ def prepare_clip(clip: Path, out_dir: Path) -> tuple[int, str | None]:
         return 0, "no speech"
     out_dir.mkdir(parents=True, exist_ok=True)
     written = total = 0
+    crop_landmarks = []
     with native_stderr_silenced():
         tracker = FaceTracker(static=media.is_photo)
         try:
@@ -66,6 +72,9 @@ def prepare_clip(clip: Path, out_dir: Path) -> tuple[int, str | None]:
                     continue
                 x0, y0, x1, y1 = face_box(lm, rgb.shape, WAV2LIP_PADS)
                 cv2.imwrite(str(out_dir / f"{i}.jpg"), cv2.cvtColor(rgb[y0:y1, x0:x1], cv2.COLOR_RGB2BGR))
+                crop_landmarks.append(
+                    (lm - np.array([x0, y0], np.float32)) / np.array([x1 - x0, y1 - y0], np.float32)
+                )
                 written += 1
         finally:
             tracker.close()
@@ -74,6 +83,7 @@ def prepare_clip(clip: Path, out_dir: Path) -> tuple[int, str | None]:
             f.unlink()
         out_dir.rmdir()
         return 0, f"face in only {written} of {total} frames"
+    np.save(out_dir / LANDMARKS_FILE, np.stack(crop_landmarks).astype(np.float32))
     save_wav(out_dir / "audio.wav", samples)
     return written, None
 

@@ -77,6 +77,35 @@ class Wav2LipTraining(TrainingOptions):
     sync_start: float = SYNC_START
 
 
+@dataclass
+class HyperLipsTraining(Wav2LipTraining):
+    """Options of ``talkface train hyperlips-base``
+    (:func:`talkface.training.hyperlips.train_hyperlips_base`).
+
+    As the published ``Train_hyperlipsBase.py`` with ``hparams_Base.py``: the visual-quality
+    discriminator always on (``gan``) and the sync term from the first step (``sync_start`` infinite;
+    its weight is 0.03 in the published hparams, there before any evaluation).
+    """
+
+    width: float = 0.25
+    gan: bool = True
+    sync_start: float = float("inf")
+
+
+@dataclass
+class HRTraining(TrainingOptions):
+    """Options of ``talkface train hyperlips-hr`` (:func:`talkface.training.hyperlips.train_hyperlips_hr`).
+
+    ``rescaling``: the HR decoder's output is 128 x rescaling pixels (1, 2 or 4).
+    """
+
+    width: float = 0.5
+    batch: int = 8
+    eval_every: int = 100
+    checkpoint_every: int = 500
+    rescaling: int = 2
+
+
 def latest_checkpoint(folder: Path, prefix: str = "checkpoint_step") -> Path | None:
     """The checkpoint with the highest step in ``folder`` (zero-padded names sort by step), or ``None``."""
     found = sorted(folder.glob(f"{prefix}*.pth"))

@@ -1,5 +1,6 @@
 """``talkface train wav2lip [--gan]``: the generator, as ``wav2lip_train.py`` / ``hq_wav2lip_train.py``
-train it.
+train it; the same loop trains HyperLips' base network (:class:`GeneratorRecipe`,
+:mod:`talkface.training.hyperlips`).
 
 A sample is a window of 5 consecutive crops: the generator sees them with the lower half blacked
 out, stacked on channels with a random other window of the same clip (the reference, for
@@ -14,10 +15,13 @@ with ``--gan`` (the visual-quality discriminator trained with BCE on real vs gen
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from talkface.models.checkpoint import load_checkpoint, save_checkpoint
@@ -32,16 +36,47 @@ DISC_WEIGHT = 0.07  # hq_wav2lip_train.py's disc_wt
 EVAL_SAMPLES = 128
 
 
+@dataclass(frozen=True)
+class GeneratorRecipe:
+    """What differs between the masked-face generators this loop trains.
+
+    Attributes:
+        title: name in the progress bar and the loss plot.
+        img_size: face crop side in pixels.
+        generator: ``generator(width) -> nn.Module``, called ``(indiv_mels, x)``.
+        discriminator: ``discriminator(width) -> nn.Module`` with ``perceptual_loss(g)``.
+        sync_weight: weight of the expert's sync term once it is on.
+        disc_weight: weight of the adversarial term (with a discriminator).
+        disc_lr_scale: the discriminator's learning rate over the generator's.
+    """
+
+    title: str
+    img_size: int
+    generator: Callable[[float], nn.Module]
+    discriminator: Callable[[float], nn.Module]
+    sync_weight: float = SYNC_WEIGHT
+    disc_weight: float = DISC_WEIGHT
+    disc_lr_scale: float = 1.0
+
+
+WAV2LIP = GeneratorRecipe(
+    "Wav2Lip",
+    IMG_SIZE,
+    lambda width: Wav2Lip(Wav2LipConfig(width=width)),
+    lambda width: Wav2LipDiscQual(Wav2LipConfig(width=width)),
+)
+
+
 def generator_batch(
     clips: list[Clip], batch: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One training batch.
+    """One training batch, at the size the clips were loaded at (``S``: 96 for Wav2Lip).
 
     Returns:
-        ``(x, indiv_mels, mel, gt)``: ``x`` ``(B, 6, T, 96, 96)`` float32 (masked target window +
+        ``(x, indiv_mels, mel, gt)``: ``x`` ``(B, 6, T, S, S)`` float32 (masked target window +
         reference window, BGR in [0, 1]), ``indiv_mels`` ``(B, T, 1, 80, 16)`` (frame ``f`` uses the
         window at ``f - 1``), ``mel`` ``(B, 1, 80, 16)`` (the window at the first frame, for the
-        sync loss) and ``gt`` ``(B, 3, T, 96, 96)`` float32.
+        sync loss) and ``gt`` ``(B, 3, T, S, S)`` float32.
     """
     xs, indiv, mels, gts = [], [], [], []
     while len(xs) < batch:
@@ -58,7 +93,7 @@ def generator_batch(
         reference = clip.frames[ref : ref + SYNC_FRAMES].astype(np.float32) / 255.0
         gt = np.moveaxis(window, -1, 0)  # (3, T, 96, 96)
         masked = gt.copy()
-        masked[:, :, IMG_SIZE // 2 :] = 0.0
+        masked[:, :, gt.shape[2] // 2 :] = 0.0
         xs.append(np.concatenate([masked, np.moveaxis(reference, -1, 0)]))
         indiv.append(np.stack([clip.mel_window(first + t - 1) for t in range(SYNC_FRAMES)])[:, None])
         mels.append(clip.mel_window(first)[None])
@@ -67,7 +102,15 @@ def generator_batch(
 
 
 def lower_half_window(g: torch.Tensor) -> torch.Tensor:
-    """``(B, 3, T, 96, 96)`` faces -> SyncNet input ``(B, 3T, 48, 96)`` (frames stacked on channels)."""
+    """``(B, 3, T, S, S)`` faces -> SyncNet input ``(B, 3T, 48, 96)`` (frames stacked on channels);
+    faces of another size than the expert's 96 px are resized first (bilinear, antialiased)."""
+    if g.shape[-1] != IMG_SIZE:
+        b, c, t = g.shape[:3]
+        flat = g.transpose(1, 2).reshape(b * t, c, *g.shape[-2:])
+        flat = F.interpolate(
+            flat, size=(IMG_SIZE, IMG_SIZE), mode="bilinear", antialias=True, align_corners=False
+        )
+        g = flat.reshape(b, t, c, IMG_SIZE, IMG_SIZE).transpose(1, 2)
     g = g[:, :, :, IMG_SIZE // 2 :]
     return torch.cat([g[:, :, t] for t in range(g.size(2))], dim=1)
 
@@ -80,7 +123,7 @@ def sync_loss(expert: SyncNet, mel: torch.Tensor, g: torch.Tensor) -> torch.Tens
 
 @torch.no_grad()
 def evaluate(
-    model: Wav2Lip, expert: SyncNet, data: tuple[torch.Tensor, ...], bf16: bool = True, batch: int = 16
+    model: nn.Module, expert: SyncNet, data: tuple[torch.Tensor, ...], bf16: bool = True, batch: int = 16
 ) -> dict:
     """Held-out L1 (pixels in [0, 1]) and expert sync loss of the generator on fixed val samples.
 
@@ -102,9 +145,15 @@ def evaluate(
 
 
 def train_wav2lip(
-    data_root: Path, out: Path, syncnet: Path, options: Wav2LipTraining, resume: bool = True
+    data_root: Path,
+    out: Path,
+    syncnet: Path,
+    options: Wav2LipTraining,
+    resume: bool = True,
+    recipe: GeneratorRecipe = WAV2LIP,
 ) -> dict:
-    """Train (or resume) a Wav2Lip generator, optionally with the visual-quality discriminator.
+    """Train (or resume) a Wav2Lip generator (or another ``recipe``'s), optionally with the
+    visual-quality discriminator.
 
     Args:
         data_root: output of ``talkface train prepare``.
@@ -114,6 +163,7 @@ def train_wav2lip(
             ``lipsync_expert.pth``), frozen.
         options: :class:`Wav2LipTraining`.
         resume: continue from the latest checkpoints in ``out``.
+        recipe: the networks and loss weights (:data:`WAV2LIP`, or HyperLips' base).
 
     Returns:
         The last evaluation ``{"step", "l1", "sync", "sync_weight"}``.
@@ -125,15 +175,17 @@ def train_wav2lip(
     rng = np.random.default_rng(options.seed)
     out.mkdir(parents=True, exist_ok=True)
     expert = load_expert(syncnet)
-    train, val = load_split(data_root, "train"), load_split(data_root, "val")
+    size = recipe.img_size
+    train, val = load_split(data_root, "train", size), load_split(data_root, "val", size)
     held_out = tuple(
         torch.from_numpy(a) for a in generator_batch(val, EVAL_SAMPLES, np.random.default_rng(99))
     )
-    model = Wav2Lip(Wav2LipConfig(width=options.width))
+    model = recipe.generator(options.width)
     betas = (0.5, 0.999) if options.gan else (0.9, 0.999)
     optimizer = torch.optim.Adam(model.parameters(), lr=options.lr, betas=betas)
-    disc = Wav2LipDiscQual(Wav2LipConfig(width=options.width)) if options.gan else None
-    disc_optimizer = torch.optim.Adam(disc.parameters(), lr=options.lr, betas=betas) if disc else None
+    disc = recipe.discriminator(options.width) if options.gan else None
+    disc_lr = options.lr * recipe.disc_lr_scale
+    disc_optimizer = torch.optim.Adam(disc.parameters(), lr=disc_lr, betas=betas) if disc else None
     log = LossLog(out / "losses.json")
     step = 0
     last = resume and latest_checkpoint(out)
@@ -146,12 +198,12 @@ def train_wav2lip(
         log.load()
     # The sync term switches on for good once the held-out sync loss has been below sync_start.
     switched = any(v < options.sync_start for _, v in log.curves.get("eval sync", []))
-    sync_weight = SYNC_WEIGHT if switched else 0.0
-    disc_weight = DISC_WEIGHT if disc is not None else 0.0
+    sync_weight = recipe.sync_weight if switched else 0.0
+    disc_weight = recipe.disc_weight if disc is not None else 0.0
     start = time.perf_counter()
     result = {"step": step, **evaluate(model, expert, held_out, options.bf16), "sync_weight": sync_weight}
-    title = f"Wav2Lip width {options.width:g}" + (" + GAN" if disc else "")
-    bar = progress_bar(total=options.steps, initial=step, desc="wav2lip")
+    title = f"{recipe.title} width {options.width:g}" + (" + GAN" if disc else "")
+    bar = progress_bar(total=options.steps, initial=step, desc=recipe.title.lower())
     try:
         while step < options.steps:
             x, indiv, mel, gt = (torch.from_numpy(a) for a in generator_batch(train, options.batch, rng))
@@ -181,7 +233,7 @@ def train_wav2lip(
             if step % options.eval_every == 0 or step == options.steps or timed_out:
                 result = {"step": step, **evaluate(model, expert, held_out, options.bf16)}
                 if sync_weight == 0 and result["sync"] < options.sync_start:
-                    sync_weight = SYNC_WEIGHT
+                    sync_weight = recipe.sync_weight
                 result["sync_weight"] = sync_weight
                 log.add("eval l1", step, result["l1"])
                 log.add("eval sync", step, result["sync"])
