@@ -15,7 +15,7 @@ compared (the photo mode's head motion is generated, not copied).
 
     .venv/bin/python benchmarks/lipsync_accuracy.py [--data ../shared/data] [--clips N] [--json out.json]
         [--motion learned|heuristic] [--fold-models DIR] [--mouth auto|bank|learned|painted]
-        [--modes photo,reversed] [--still]
+        [--modes photo,reversed] [--still] [--no-blink]
 
 Photo mode animates the head (issue 18) unless ``--still``; ``--modes photo`` runs photo mode only.
 
@@ -67,6 +67,7 @@ def main() -> None:
     p.add_argument("--mouth", choices=MOUTHS, default=MOUTHS[0], help="what fills the mouth (warp --mouth)")
     p.add_argument("--modes", default="photo,reversed", help="comma-separated: photo, reversed")
     p.add_argument("--still", action="store_true", help="photo mode without head motion or blinks")
+    p.add_argument("--no-blink", action="store_true", help="photo mode with head motion but no blinks")
     args = p.parse_args()
     modes = [m for m in args.modes.split(",") if m]
     if not modes or set(modes) - {"photo", "reversed"}:
@@ -121,7 +122,7 @@ def main() -> None:
                     motion_model=model if args.motion == "learned" else None,
                     mouth=args.mouth,
                     still=args.still and mode == "photo",
-                    no_blink=args.still and mode == "photo",
+                    no_blink=(args.still or args.no_blink) and mode == "photo",
                 )
                 out_mesh = landmark_track(out, depth=True)
                 out_lm = out_mesh[..., :2]
@@ -191,6 +192,7 @@ def main() -> None:
     source = f"fold models {args.fold_models}" if args.fold_models else "shipped model"
     detail = f"learned motion, {source}" if args.motion == "learned" else "heuristic motion"
     detail += ", photo head still" if args.still else ", photo head animated"
+    detail += ", no blinks" if args.no_blink and not args.still else ""
     print(
         f"({len(rows)} clips in {time.perf_counter() - t0:.0f} s; engine warp, mouth {args.mouth}, {detail})"
     )

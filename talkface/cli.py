@@ -194,7 +194,18 @@ def build_parser() -> argparse.ArgumentParser:
         "input resolution and frame rate, "
         "as long as the speech.",
     )
-    p.add_argument("--face", required=True, type=Path, help="face video (any format FFmpeg reads) or photo")
+    p.add_argument(
+        "--face",
+        type=Path,
+        default=None,
+        help="face video (any format FFmpeg reads) or photo (with --avatar: default the avatar's own video)",
+    )
+    p.add_argument(
+        "--avatar",
+        type=Path,
+        default=None,
+        help="a folder written by `talkface avatar train`: render that person with their own network",
+    )
     speech = p.add_mutually_exclusive_group(required=True)
     speech.add_argument(
         "--audio", type=Path, help="speech: wav, mp3, flac, m4a, ogg... or a video whose audio track is used"
@@ -229,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_render_options(d)
 
     _add_serve_parser(sub)
+    _add_avatar_parser(sub)
 
     e = sub.add_parser(
         "eval",
@@ -319,6 +331,74 @@ def _eval(args: argparse.Namespace) -> None:
         write_text_atomic(args.json, json.dumps(result.to_json(), indent=1))
 
 
+def _apply_avatar(args: argparse.Namespace) -> None:
+    """``sync --avatar``: the hyperlips engine with the avatar's network and reference frame, and
+    the avatar's own video as the face unless ``--face`` is given.
+
+    Raises:
+        TalkfaceError: no face and no avatar, a corrupt avatar, another engine asked for, or the
+            avatar's video gone without ``--face``.
+    """
+    if args.avatar is None:
+        if args.face is None:
+            raise TalkfaceError("give --face (a video or photo), or --avatar")
+        return
+    from talkface.avatar import load_avatar
+
+    avatar = load_avatar(args.avatar)
+    if args.engine not in (DEFAULT_ENGINE, "hyperlips"):
+        raise TalkfaceError(f"--avatar renders with the hyperlips engine, not {args.engine}")
+    args.engine = "hyperlips"
+    # engine flags not given are absent from args (each engine keeps its own defaults)
+    args.checkpoint = getattr(args, "checkpoint", None) or avatar.base
+    args.reference_image = getattr(args, "reference_image", None) or avatar.reference
+    if args.face is None:
+        if not avatar.video.is_file():
+            raise TalkfaceError("the avatar's own video is gone: give --face", avatar.video)
+        args.face = avatar.video
+
+
+def _avatar(args: argparse.Namespace) -> None:
+    from talkface.avatar import train_avatar
+
+    if args.minutes <= 0:
+        raise TalkfaceError("--minutes must be positive")
+    avatar = train_avatar(args.video, args.out, args.minutes, args.end, args.init, args.seed)
+    held = avatar.meta["held_out"]
+    print(
+        f"wrote {avatar.folder}: {avatar.meta['training']['steps']} steps; held-out L1 {held['l1']:.4f}, "
+        f"sync loss {held['sync']:.3f} (real frames {held['sync_real']:.3f})"
+    )
+
+
+def _add_avatar_parser(sub) -> None:
+    from talkface.avatar import DEFAULT_MINUTES, MIN_SECONDS
+
+    a = sub.add_parser("avatar", help="train a person-specific avatar on their own footage")
+    asub = a.add_subparsers(dest="avatar_command", required=True, parser_class=_Parser)
+    t = asub.add_parser(
+        "train",
+        help="fine-tune HyperLips on one person's talking footage (1-5 minutes)",
+        description="Prepares the footage's face crops, fine-tunes the shipped generic HyperLips network on "
+        "them within --minutes, and writes a self-describing avatar folder (avatar.json, base.pth, "
+        "reference.png, model_card.md). Use it with `talkface sync --avatar OUT --audio new.wav`. "
+        "Interrupted (Ctrl-C), it resumes when run again with the same --out.",
+    )
+    t.add_argument("video", type=Path, help=f"the person's talking footage (at least {MIN_SECONDS:g} s)")
+    t.add_argument("--out", type=Path, required=True, help="the avatar folder to write")
+    t.add_argument(
+        "--minutes",
+        type=float,
+        default=DEFAULT_MINUTES,
+        help=f"training budget (default {DEFAULT_MINUTES:g})",
+    )
+    t.add_argument("--end", type=float, default=None, help="use the footage only up to this second")
+    t.add_argument(
+        "--init", type=Path, default=None, help="weights to start from (default: the shipped ones)"
+    )
+    t.add_argument("--seed", type=int, default=0)
+
+
 def _render_kwargs(args: argparse.Namespace) -> dict:
     sync_options = {
         f.name: getattr(args, f.name) for f in option_fields(SyncOptions) if hasattr(args, f.name)
@@ -371,7 +451,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             _serve(args)
             return 0
+        if args.command == "avatar":
+            _avatar(args)
+            return 0
         if args.command == "sync":
+            _apply_avatar(args)
             result = sync(
                 args.face,
                 args.output,

@@ -55,6 +55,12 @@ class HyperLipsOptions(EngineOptions):
         web=False,
         aliases=("--checkpoint_path_HR",),
     )
+    reference_image: Path | None = option(
+        None,
+        "an image of the same person whose face is the reference the network copies identity from "
+        "(default: the first frame's face, as the published inference)",
+        web=False,
+    )
     accelerate: str = option(
         "bf16",
         "how the networks run: bf16 = PyTorch under bf16 autocast, none = plain PyTorch fp32",
@@ -102,6 +108,8 @@ class HyperLipsEngine:
         self.pads = options.pads
         self.batch_size = batch_size
         self.reference: np.ndarray | None = None
+        if options.reference_image is not None:
+            self.reference = self._reference_image(options.reference_image)
         self.pending: list[
             tuple[int, np.ndarray | I420Frame, tuple[int, int, int, int] | None, np.ndarray]
         ] = []
@@ -135,6 +143,27 @@ class HyperLipsEngine:
         if sum(b is not None for _, _, b, _ in self.pending) >= self.batch_size:
             return self.flush()
         return []
+
+    def _reference_image(self, path: Path) -> np.ndarray:
+        """The face of a reference image, cropped as the frames are (128 px, BGR float32).
+
+        Raises:
+            TalkfaceError: unreadable image or no face in it.
+        """
+        from talkface.errors import TalkfaceError
+        from talkface.face.track import FaceTracker
+        from talkface.media.video import FaceMedia
+
+        media = FaceMedia(path)
+        rgb = next(iter(media.frames()))
+        tracker = FaceTracker(static=True)
+        try:
+            lm = tracker(rgb).landmarks
+        finally:
+            tracker.close()
+        if lm is None:
+            raise TalkfaceError("no face in the reference image", path)
+        return self._crop(rgb, face_box(lm, rgb.shape, self.pads))
 
     def _crop(self, frame: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
         """The face box of ``frame`` at 128x128, BGR float32 in [0, 1]."""

@@ -168,3 +168,60 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
         root = linalg.sqrtm((s_a + eps) @ (s_b + eps))
     root = np.real(root)
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2 * np.trace(root))
+
+
+# The mouth in the face's own frame (origin at the mouth centre, the eye line as x axis): a box of
+# (u0, v0, u1, v1) interocular distances, sampled at ALIGNED_PX_PER_IOD pixels per IOD.
+ALIGNED_MOUTH_REGION = (-0.8, -0.45, 0.8, 0.75)
+ALIGNED_PX_PER_IOD = 60.0
+
+
+def aligned_mouth(rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The mouth of a frame after canonical alignment (rotation, scale and position taken out by
+    the face frame of :func:`~talkface.face.canonical.face_frame`), so that two frames with
+    different head poses can be compared pixel by pixel.
+
+    Args:
+        rgb: ``(H, W, 3)`` uint8 frame.
+        landmarks: ``(478, 2)`` float pixel landmarks of its face.
+
+    Returns:
+        ``(72, 96, 3)`` uint8 (for the default region and scale).
+    """
+    from talkface.face.canonical import face_region_affine
+    from talkface.face.crop import cut_region
+
+    u0, v0, u1, v1 = ALIGNED_MOUTH_REGION
+    size = (int(round((u1 - u0) * ALIGNED_PX_PER_IOD)), int(round((v1 - v0) * ALIGNED_PX_PER_IOD)))
+    affine = face_region_affine(landmarks.astype(np.float32), ALIGNED_MOUTH_REGION, ALIGNED_PX_PER_IOD)
+    return cut_region(rgb, affine, size)
+
+
+@dataclass
+class AlignedMouthMetrics:
+    """One frame's mouth against the real one after canonical alignment (:func:`aligned_mouth`):
+    SSIM (luma, Gaussian window sigma 1.5), PSNR (dB) and each side's sharpness (variance of the
+    Laplacian of the luma)."""
+
+    ssim: float
+    psnr: float
+    sharpness: float
+    reference_sharpness: float
+
+
+def compare_aligned_mouths(
+    generated: np.ndarray,
+    generated_landmarks: np.ndarray,
+    reference: np.ndarray,
+    reference_landmarks: np.ndarray,
+) -> AlignedMouthMetrics:
+    """:class:`AlignedMouthMetrics` of a generated frame against the real one, each aligned by
+    its own ``(478, 2)`` landmarks (frames may differ in size and head pose)."""
+    from skimage.metrics import structural_similarity
+
+    g, r = aligned_mouth(generated, generated_landmarks), aligned_mouth(reference, reference_landmarks)
+    ssim = structural_similarity(
+        _luma(g), _luma(r), gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255
+    )
+    full = np.ones(g.shape[:2], bool)
+    return AlignedMouthMetrics(float(ssim), psnr(g, r), sharpness(g, full), sharpness(r, full))

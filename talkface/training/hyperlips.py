@@ -60,18 +60,24 @@ HYPERLIPS_BASE = GeneratorRecipe(
 
 
 def train_hyperlips_base(
-    data_root: Path, out: Path, syncnet: Path, options: HyperLipsTraining, resume: bool = True
+    data_root: Path,
+    out: Path,
+    syncnet: Path,
+    options: HyperLipsTraining,
+    resume: bool = True,
+    init: Path | None = None,
 ) -> dict:
     """Train (or resume) HyperLips' base network; see the module docstring.
 
-    Args and returns as :func:`~talkface.training.wav2lip.train_wav2lip` (checkpoints
+    Args and returns as :func:`~talkface.training.wav2lip.train_wav2lip` (``init``: weights to
+    fine-tune from, e.g. a generic model for a person's avatar; checkpoints
     ``OUT/checkpoint_step*.pth`` of a :class:`~talkface.models.hyperlips.HyperLipsBase` and
     ``OUT/disc_checkpoint_step*.pth`` of its discriminator, in the published format).
 
     Raises:
         TalkfaceError: unprepared data, unreadable or mismatched checkpoints.
     """
-    return train_wav2lip(data_root, out, syncnet, options, resume, recipe=HYPERLIPS_BASE)
+    return train_wav2lip(data_root, out, syncnet, options, resume, recipe=HYPERLIPS_BASE, init=init)
 
 
 def ssim_loss(a: torch.Tensor, b: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:

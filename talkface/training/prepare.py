@@ -49,13 +49,26 @@ class PrepareSummary:
         return "\n".join(lines)
 
 
-def prepare_clip(clip: Path, out_dir: Path) -> tuple[int, str | None]:
-    """Write one clip's crops and audio; return ``(crops written, reason skipped or None)``."""
+def prepare_clip(
+    clip: Path, out_dir: Path, span: tuple[float, float] | None = None
+) -> tuple[int, str | None]:
+    """Write one clip's crops and audio; return ``(crops written, reason skipped or None)``.
+
+    Args:
+        clip: the video.
+        out_dir: the clip's folder (made here).
+        span: ``(start, end)`` seconds: only that part of the clip (frames renumbered from 0, the
+            speech cut to match); ``None``: all of it.
+    """
     try:
         samples = load_audio(clip)
         media = FaceMedia(clip)
     except TalkfaceError as exc:
         return 0, exc.problem
+    first, last = 0, None
+    if span is not None:
+        first, last = int(round(span[0] * TRAIN_FPS)), int(round(span[1] * TRAIN_FPS))
+        samples = samples[int(first / TRAIN_FPS * SAMPLE_RATE) : int(last / TRAIN_FPS * SAMPLE_RATE)]
     n_frames = int(round(len(samples) / SAMPLE_RATE * TRAIN_FPS))
     if speech_mask(samples, n_frames, TRAIN_FPS).sum() / TRAIN_FPS < MIN_SPEECH_SECONDS:
         return 0, "no speech"
@@ -66,6 +79,11 @@ def prepare_clip(clip: Path, out_dir: Path) -> tuple[int, str | None]:
         tracker = FaceTracker(static=media.is_photo)
         try:
             for i, rgb in media.frames_at(TRAIN_FPS):
+                if last is not None and i >= last:
+                    break
+                if i < first:
+                    continue
+                i -= first
                 total += 1
                 lm = tracker(rgb).landmarks
                 if lm is None:

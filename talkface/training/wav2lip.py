@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from talkface.errors import Terminated
 from talkface.models.checkpoint import load_checkpoint, save_checkpoint
 from talkface.models.syncnet import SYNC_FRAMES, SyncNet, cosine_bce, load_expert
 from talkface.models.wav2lip import IMG_SIZE, Wav2Lip, Wav2LipConfig, Wav2LipDiscQual
@@ -151,6 +152,7 @@ def train_wav2lip(
     options: Wav2LipTraining,
     resume: bool = True,
     recipe: GeneratorRecipe = WAV2LIP,
+    init: Path | None = None,
 ) -> dict:
     """Train (or resume) a Wav2Lip generator (or another ``recipe``'s), optionally with the
     visual-quality discriminator.
@@ -164,6 +166,9 @@ def train_wav2lip(
         options: :class:`Wav2LipTraining`.
         resume: continue from the latest checkpoints in ``out``.
         recipe: the networks and loss weights (:data:`WAV2LIP`, or HyperLips' base).
+        init: generator weights to start from (fine-tuning) when ``out`` has no checkpoint yet;
+            the network must have the same width. Its discriminator, ``disc_`` + the same file
+            name beside it, is loaded too when present.
 
     Returns:
         The last evaluation ``{"step", "l1", "sync", "sync_weight"}``.
@@ -196,6 +201,11 @@ def train_wav2lip(
             if last_disc:
                 load_checkpoint(last_disc, disc, disc_optimizer)
         log.load()
+    elif init is not None:
+        load_checkpoint(init, model)
+        init_disc = init.with_name("disc_" + init.name)
+        if disc is not None and init_disc.is_file():
+            load_checkpoint(init_disc, disc)
     # The sync term switches on for good once the held-out sync loss has been below sync_start.
     switched = any(v < options.sync_start for _, v in log.curves.get("eval sync", []))
     sync_weight = recipe.sync_weight if switched else 0.0
@@ -248,6 +258,12 @@ def train_wav2lip(
                 log.save(title)
             if timed_out:
                 break
+    except (KeyboardInterrupt, Terminated):  # keep what was learned: the next run resumes from here
+        save_checkpoint(out / f"checkpoint_step{step:09d}.pth", model, optimizer, step)
+        if disc is not None:
+            save_checkpoint(out / f"disc_checkpoint_step{step:09d}.pth", disc, disc_optimizer, step)
+        log.save(title)
+        raise
     finally:
         bar.close()
     log.save(title)

@@ -12,6 +12,7 @@ from talkface.errors import TalkfaceError
 
 WEIGHTS = Path(__file__).resolve().parent
 SYNCNET = WEIGHTS / "syncnet.pth"  # the expert SyncNet trained on ../shared/data/video: see syncnet.md
+HYPERLIPS_BASE = WEIGHTS / "hyperlips_base.pth"  # generic HyperLips base network: see hyperlips_base.md
 
 
 def file_sha256(path: Path) -> str:
