@@ -4,9 +4,10 @@
 most frames, at least :data:`MIN_SECONDS` of it, speech), prepares its face crops as ``train
 prepare`` does (the last :data:`VAL_FRACTION` of it kept apart for the held-out figures), and
 fine-tunes the generic HyperLips network shipped in ``talkface/weights`` (trained on
-``../shared/data/video``; ``hyperlips_base.md``) on it for a time budget, with the published loss
-(L1, the expert's sync term and the visual-quality discriminator). The folder it writes describes
-itself:
+``../shared/data/video``; ``hyperlips_base.md``) on it for a time budget: L1 and the expert's sync
+term (0.03) of the published base recipe at Adam 5e-4 (:data:`AVATAR_LR`; the published 1e-4 is
+for days of GPU training); the visual-quality discriminator stays off, as a GAN started fresh does
+not settle in a budget of minutes. The folder it writes describes itself:
 
 - ``avatar.json``: format and version, the source video (path, size, seconds used), the network's
   config, the training run (steps, minutes, start weights) and the held-out figures;
@@ -39,6 +40,7 @@ AVATAR_FILE = "avatar.json"
 MIN_SECONDS = 20.0  # shortest footage an avatar is trained on
 VAL_FRACTION = 0.1  # the end of the footage kept for the held-out figures
 DEFAULT_MINUTES = 30.0  # training budget (2 CPU cores)
+AVATAR_LR = 5e-4  # Adam learning rate of the fine-tuning
 WORK_DIR = "work"  # inside the avatar folder: prepared crops and checkpoints while training
 
 
@@ -211,10 +213,12 @@ def train_avatar(
     options = HyperLipsTraining(
         width=config.width,
         batch=8,
+        lr=AVATAR_LR,
         steps=1_000_000,
         minutes=minutes,
         eval_every=100,
         checkpoint_every=100,
+        gan=False,
         seed=seed,
     )
     start = time.perf_counter()
