@@ -24,16 +24,15 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
 from talkface import sync
 from talkface.avatar import load_avatar, train_avatar
 from talkface.engines.registry import engine_options
+from talkface.evaluation.benchmark import lossless_video
 from talkface.evaluation.image import aligned_mouth, compare_aligned_mouths
 from talkface.evaluation.video import evaluate_video
 from talkface.face.track import landmark_track
@@ -58,26 +57,12 @@ def segment(
     if reverse:
         frames = frames[::-1]
     samples = load_audio(clip)[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
-    if audio:
-        with VideoWriter(
-            out, media.width, media.height, media.fps, Speech(samples, pcm=samples, pcm_rate=SAMPLE_RATE)
-        ) as w:
-            for f in frames:
-                w.write(f)
-        return out
-    with av.open(str(out), "w") as c:
-        s = c.add_stream("libx264", rate=Fraction(media.fps).limit_denominator(1001))
-        s.width, s.height, s.pix_fmt = (
-            media.width - media.width % 2,
-            media.height - media.height % 2,
-            "yuv420p",
-        )
-        s.options = {"qp": "0", "preset": "veryfast"}
-        for i, f in enumerate(frames):
-            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f[: s.height, : s.width]), format="rgb24")
-            vf.pts = i
-            c.mux(s.encode(vf))
-        c.mux(s.encode(None))
+    if not audio:
+        return lossless_video(frames, media.fps, out)
+    speech = Speech(samples, pcm=samples, pcm_rate=SAMPLE_RATE)
+    with VideoWriter(out, media.width, media.height, media.fps, speech) as w:
+        for f in frames:
+            w.write(f)
     return out
 
 

@@ -22,15 +22,13 @@ import cv2
 import numpy as np
 
 from talkface.engines import EngineSpec, Rendered
+from talkface.engines.wav2lip import BATCH_SIZE, FaceCropEngine
 from talkface.face.crop import WAV2LIP_PADS
 from talkface.face.landmarks import face_box
 from talkface.face.paste import paste_lower_face
-from talkface.media.audio import Speech
 from talkface.media.frame import I420Frame
 from talkface.options import PAD_RANGE, EngineOptions, option
-from talkface.speech.mel import MEL_STEP_SIZE, N_MELS, mel_window_start, melspectrogram
 
-BATCH_SIZE = 16
 HYPERLIPS_ACCELERATORS = ("bf16", "none")  # the per-sample HyperConv kernels do not export to ONNX
 
 
@@ -76,7 +74,7 @@ class HyperLipsOptions(EngineOptions):
     )
 
 
-class HyperLipsEngine:
+class HyperLipsEngine(FaceCropEngine):
     """Render with HyperLips checkpoints (the base network, optionally the HR decoder).
 
     Args:
@@ -92,6 +90,7 @@ class HyperLipsEngine:
         from talkface.models.checkpoint import load_checkpoint
         from talkface.models.hyperlips import BASE_SIZE, HRDecoder, HyperLipsBase, base_config, hr_config
 
+        super().__init__()
         base = HyperLipsBase(base_config(options.checkpoint))
         load_checkpoint(options.checkpoint, base)
         self.generate = runner(base.eval(), options.accelerate, (), ("audio", "face"), channels_last=(1,))
@@ -113,36 +112,6 @@ class HyperLipsEngine:
         self.pending: list[
             tuple[int, np.ndarray | I420Frame, tuple[int, int, int, int] | None, np.ndarray]
         ] = []
-
-    def prepare(self, speech: Speech, n_frames: int, fps: float) -> None:
-        """Compute the mel spectrogram once; windows are cut per frame."""
-        self.mel = melspectrogram(speech.samples)
-        self.fps = fps
-
-    def mel_window(self, index: int) -> np.ndarray:
-        """``(80, 16)`` float32 mel window of output frame ``index`` (the last one past the end)."""
-        start = mel_window_start(index, self.fps)
-        if start + MEL_STEP_SIZE > self.mel.shape[1]:
-            window = self.mel[:, -MEL_STEP_SIZE:]
-            if window.shape[1] < MEL_STEP_SIZE:  # speech shorter than one window
-                window = np.pad(window, ((0, 0), (0, MEL_STEP_SIZE - window.shape[1])), mode="edge")
-            return window.reshape(N_MELS, MEL_STEP_SIZE)
-        return self.mel[:, start : start + MEL_STEP_SIZE]
-
-    def submit(
-        self, index: int, frame: np.ndarray | I420Frame, landmarks: np.ndarray | None
-    ) -> list[Rendered]:
-        box = None
-        if landmarks is not None:
-            box = face_box(landmarks, frame.shape, self.pads)
-            if box[2] - box[0] < 8 or box[3] - box[1] < 8:
-                box = None
-        if box is not None and isinstance(frame, I420Frame):
-            frame = frame.rgb()[0]
-        self.pending.append((index, frame, box, landmarks))
-        if sum(b is not None for _, _, b, _ in self.pending) >= self.batch_size:
-            return self.flush()
-        return []
 
     def _reference_image(self, path: Path) -> np.ndarray:
         """The face of a reference image, cropped as the frames are (128 px, BGR float32).

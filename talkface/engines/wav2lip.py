@@ -59,7 +59,67 @@ class Wav2LipOptions(EngineOptions):
     )
 
 
-class Wav2LipEngine:
+# A held frame: (index, frame, face box or None to pass it through, landmarks or None).
+Pending = tuple[int, np.ndarray | I420Frame, tuple[int, int, int, int] | None, np.ndarray | None]
+
+
+class FaceCropEngine:
+    """What the face-crop generators (Wav2Lip, HyperLips) share: the mel spectrogram and each output
+    frame's mel window, the face box, and holding frames back until a batch is full.
+
+    A subclass sets :attr:`pads` and :attr:`batch_size` and implements :meth:`flush`, which renders
+    :attr:`pending` ``(index, frame, box, landmarks)`` entries (``box`` None: pass the frame through).
+    """
+
+    pads: tuple[int, int, int, int] = WAV2LIP_PADS
+    batch_size: int = BATCH_SIZE
+
+    def __init__(self) -> None:
+        self.pending: list[
+            tuple[int, np.ndarray | I420Frame, tuple[int, int, int, int] | None, np.ndarray]
+        ] = []
+
+    def prepare(self, speech: Speech, n_frames: int, fps: float) -> None:
+        """Compute the mel spectrogram once; windows are cut per frame."""
+        self.mel = melspectrogram(speech.samples)
+        self.fps = fps
+
+    def mel_window(self, index: int) -> np.ndarray:
+        """``(80, 16)`` float32 mel window of output frame ``index`` (the last full one past the
+        end; edge-padded when the speech is shorter than one window)."""
+        start = mel_window_start(index, self.fps)
+        if start + MEL_STEP_SIZE <= self.mel.shape[1]:
+            return self.mel[:, start : start + MEL_STEP_SIZE]
+        window = self.mel[:, -MEL_STEP_SIZE:]
+        if window.shape[1] < MEL_STEP_SIZE:
+            window = np.pad(window, ((0, 0), (0, MEL_STEP_SIZE - window.shape[1])), mode="edge")
+        return window
+
+    def face_box(
+        self, frame: np.ndarray | I420Frame, landmarks: np.ndarray
+    ) -> tuple[int, int, int, int] | None:
+        """``(x0, y0, x1, y1)`` pixel box of the face plus pads, clipped to the frame; ``None`` if
+        under 8 pixels on a side."""
+        box = face_box(landmarks, frame.shape, self.pads)
+        return box if box[2] - box[0] >= 8 and box[3] - box[1] >= 8 else None
+
+    def submit(
+        self, index: int, frame: np.ndarray | I420Frame, landmarks: np.ndarray | None
+    ) -> list[Rendered]:
+        box = None if landmarks is None else self.face_box(frame, landmarks)
+        if box is not None and isinstance(frame, I420Frame):
+            frame = frame.rgb()[0]  # whole frame: a small cost beside the generator's
+        self.pending.append((index, frame, box, landmarks))
+        if sum(entry[2] is not None for entry in self.pending) >= self.batch_size:
+            return self.flush()
+        return []
+
+    def flush(self) -> list[Rendered]:
+        """Render the held frames; return all of them in order."""
+        raise NotImplementedError
+
+
+class Wav2LipEngine(FaceCropEngine):
     """Render with a Wav2Lip generator checkpoint (published ``wav2lip.pth``/``wav2lip_gan.pth``,
     or one trained here at any width).
 
@@ -78,6 +138,7 @@ class Wav2LipEngine:
         from talkface.models.checkpoint import load_checkpoint
         from talkface.models.wav2lip import IMG_SIZE, Wav2Lip, generator_config
 
+        super().__init__()
         model = Wav2Lip(generator_config(options.checkpoint))
         load_checkpoint(options.checkpoint, model)
         model.eval()
@@ -86,42 +147,10 @@ class Wav2LipEngine:
         self.img_size = IMG_SIZE
         self.pads = options.pads
         self.batch_size = batch_size
-        self.pending: list[tuple[int, np.ndarray | I420Frame, tuple[int, int, int, int] | None]] = []
-
-    def prepare(self, speech: Speech, n_frames: int, fps: float) -> None:
-        """Compute the mel spectrogram once; windows are cut per frame."""
-        self.mel = melspectrogram(speech.samples)
-        self.fps = fps
-
-    def mel_window(self, index: int) -> np.ndarray:
-        """``(80, 16)`` float32 mel window of output frame ``index``."""
-        start = mel_window_start(index, self.fps)
-        if start + MEL_STEP_SIZE > self.mel.shape[1]:
-            return self.mel[:, -MEL_STEP_SIZE:]
-        return self.mel[:, start : start + MEL_STEP_SIZE]
-
-    def face_box(
-        self, frame: np.ndarray | I420Frame, landmarks: np.ndarray
-    ) -> tuple[int, int, int, int] | None:
-        """``(x0, y0, x1, y1)`` pixel box of the face plus pads, clipped to the frame; ``None`` if
-        under 8 pixels on a side."""
-        box = face_box(landmarks, frame.shape, self.pads)
-        return box if box[2] - box[0] >= 8 and box[3] - box[1] >= 8 else None
-
-    def submit(
-        self, index: int, frame: np.ndarray | I420Frame, landmarks: np.ndarray | None
-    ) -> list[Rendered]:
-        box = None if landmarks is None else self.face_box(frame, landmarks)
-        if box is not None and isinstance(frame, I420Frame):
-            frame = frame.rgb()[0]  # whole frame: a small cost beside the generator's
-        self.pending.append((index, frame, box))
-        if sum(b is not None for _, _, b in self.pending) >= self.batch_size:
-            return self.flush()
-        return []
 
     def flush(self) -> list[Rendered]:
         """Run the generator on the held frames and paste the results back (in order)."""
-        work = [(i, f, b) for i, f, b in self.pending if b is not None]
+        work = [(i, f, b) for i, f, b, _ in self.pending if b is not None]
         if work:
             faces, mels = [], []
             size = self.img_size
@@ -136,7 +165,7 @@ class Wav2LipEngine:
             generated = (out.transpose(0, 2, 3, 1)[..., ::-1] * 255.0).astype(np.float32)
             for (_, frame, box), gen in zip(work, generated, strict=True):
                 paste_lower_face(frame, gen, box)
-        done = [(f, b is not None) for _, f, b in self.pending]
+        done = [(f, b is not None) for _, f, b, _ in self.pending]
         self.pending = []
         return done
 

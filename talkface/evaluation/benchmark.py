@@ -76,20 +76,15 @@ def first_face_frame(clip: Path, out: Path) -> Path:
     raise TalkfaceError("no face found in any frame", clip)
 
 
-def reversed_video(clip: Path, out: Path) -> Path:
-    """The clip's frames in reverse order, same size and frame rate, no audio: x264 lossless (qp 0)
-    in yuv420p, so the same clip always gives the same pixels. (At crf 12 the encoded pixels here
+def lossless_video(frames: list[np.ndarray], fps: float, out: Path) -> Path:
+    """Write RGB frames without audio, x264 lossless (qp 0) in yuv420p (odd sizes cropped by a
+    pixel), so the same frames always give the same pixels. (At crf 12 the encoded pixels here
     depended on what the process had encoded before, enough to move a short clip's reversed-mode
     aperture r by 0.07 in ``benchmarks/lipsync_accuracy.py``.)"""
-    media = FaceMedia(clip)
-    frames = list(media.frames())[::-1]
+    height, width = frames[0].shape[:2]
     with av.open(str(out), "w") as c:
-        s = c.add_stream("libx264", rate=Fraction(media.fps).limit_denominator(1001))
-        s.width, s.height, s.pix_fmt = (
-            media.width - media.width % 2,
-            media.height - media.height % 2,
-            "yuv420p",
-        )
+        s = c.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+        s.width, s.height, s.pix_fmt = width - width % 2, height - height % 2, "yuv420p"
         s.options = {"qp": "0", "preset": "veryfast"}
         for i, f in enumerate(frames):
             vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f[: s.height, : s.width]), format="rgb24")
@@ -97,6 +92,12 @@ def reversed_video(clip: Path, out: Path) -> Path:
             c.mux(s.encode(vf))
         c.mux(s.encode(None))
     return out
+
+
+def reversed_video(clip: Path, out: Path) -> Path:
+    """The clip's frames in reverse order, same size and frame rate, no audio (:func:`lossless_video`)."""
+    media = FaceMedia(clip)
+    return lossless_video(list(media.frames())[::-1], media.fps, out)
 
 
 def face_input(clip: Path, mode: str, folder: Path) -> tuple[Path, float | None]:
