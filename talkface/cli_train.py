@@ -60,12 +60,7 @@ def add_train_parser(sub) -> None:
     )
     tw.add_argument("data", type=Path, help="folder written by `talkface train prepare`")
     tw.add_argument("--out", type=Path, default=Path("results/wav2lip"), help="checkpoint folder")
-    tw.add_argument(
-        "--syncnet",
-        type=Path,
-        default=None,
-        help="expert SyncNet checkpoint (default: the one shipped in talkface/weights)",
-    )
+    _add_syncnet_arg(tw)
     tw.add_argument("--gan", action="store_true", help="also train the visual-quality discriminator")
     tw.add_argument(
         "--sync-start",
@@ -89,12 +84,7 @@ def add_train_parser(sub) -> None:
     )
     thb.add_argument("data", type=Path, help="folder written by `talkface train prepare`")
     thb.add_argument("--out", type=Path, default=Path("results/hyperlips-base"), help="checkpoint folder")
-    thb.add_argument(
-        "--syncnet",
-        type=Path,
-        default=None,
-        help="expert SyncNet checkpoint (default: the one shipped in talkface/weights)",
-    )
+    _add_syncnet_arg(thb)
     thb.add_argument("--no-gan", action="store_true", help="without the visual-quality discriminator")
     _add_training_options(thb, HyperLipsTraining())
 
@@ -221,6 +211,15 @@ def _add_head_track_args(p: argparse.ArgumentParser, out: Path, network: str) ->
     p.add_argument("--cache", type=Path, default=None, help="folder to cache per-clip tracking in")
     p.add_argument("--minutes", type=float, default=10.0, help=f"{network} training time (default 10)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def _add_syncnet_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--syncnet",
+        type=Path,
+        default=None,
+        help="expert SyncNet checkpoint (default: the one shipped in talkface/weights)",
+    )
 
 
 def _add_training_options(p: argparse.ArgumentParser, defaults: TrainingOptions) -> None:

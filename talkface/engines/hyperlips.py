@@ -120,16 +120,11 @@ class HyperLipsEngine(FaceCropEngine):
             TalkfaceError: unreadable image or no face in it.
         """
         from talkface.errors import TalkfaceError
-        from talkface.face.track import FaceTracker
+        from talkface.face.track import photo_landmarks
         from talkface.media.video import FaceMedia
 
-        media = FaceMedia(path)
-        rgb = next(iter(media.frames()))
-        tracker = FaceTracker(static=True)
-        try:
-            lm = tracker(rgb).landmarks
-        finally:
-            tracker.close()
+        rgb = next(iter(FaceMedia(path).frames()))
+        lm = photo_landmarks(rgb)
         if lm is None:
             raise TalkfaceError("no face in the reference image", path)
         return self._crop(rgb, face_box(lm, rgb.shape, self.pads))

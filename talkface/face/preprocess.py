@@ -44,13 +44,9 @@ def photo_view(rgb: np.ndarray, mode: str) -> tuple[tuple[int, int, int, int], t
         return (0, 0, w, h), (max(2, round(w * scale)), max(2, round(h * scale)))
     if mode != "crop":
         raise TalkfaceError(f"unknown preprocess {mode!r}")
-    from talkface.face.track import FaceTracker
+    from talkface.face.track import photo_landmarks
 
-    tracker = FaceTracker(static=True)
-    try:
-        landmarks = tracker(rgb).landmarks
-    finally:
-        tracker.close()
+    landmarks = photo_landmarks(rgb)
     if landmarks is None:
         raise TalkfaceError("no face found to crop around")
     (x0, y0), (x1, y1) = landmarks.min(0), landmarks.max(0)

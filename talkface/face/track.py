@@ -222,6 +222,17 @@ class FaceTracker:
         self._crop = (float(cx), float(cy), side)
 
 
+def photo_landmarks(rgb: np.ndarray) -> np.ndarray | None:
+    """The ``(478, 2)`` float32 pixel landmarks of the largest face in one ``(H, W, 3)`` uint8 RGB
+    image (a :class:`FaceTracker` in static mode), or ``None`` where it finds no face."""
+    with native_stderr_silenced():
+        tracker = FaceTracker(static=True)
+        try:
+            return tracker(rgb).landmarks
+        finally:
+            tracker.close()
+
+
 def landmark_track(
     path: str | Path | FaceMedia, max_frames: int | None = None, depth: bool = False
 ) -> np.ndarray:
