@@ -63,7 +63,7 @@ def segment(
     with VideoWriter(out, media.width, media.height, media.fps, speech) as w:
         for f in frames:
             w.write(f)
-    return out
+        return w.close()
 
 
 def aligned_scores(video: Path, real: Path, real_lm: np.ndarray) -> dict:
