@@ -24,7 +24,6 @@ when run again with the same ``--out``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import time
@@ -111,14 +110,6 @@ def load_avatar(folder: str | Path) -> Avatar:
     return Avatar(folder, meta, resolved["base"], resolved["reference"], video)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def check_footage(video: Path, end: float | None = None) -> float:
     """The seconds of ``video`` an avatar would train on (up to ``end``), after checking it.
 
@@ -130,6 +121,7 @@ def check_footage(video: Path, end: float | None = None) -> float:
     from talkface.media.audio import SAMPLE_RATE, load_audio
     from talkface.media.video import FaceMedia
     from talkface.speech.vad import speech_mask
+    from talkface.training.prepare import TRAIN_FPS
 
     media = FaceMedia(video)
     if media.is_photo:
@@ -145,8 +137,8 @@ def check_footage(video: Path, end: float | None = None) -> float:
             f"footage too short: {seconds:.1f} s, an avatar needs at least {MIN_SECONDS:g} s", video
         )
     samples = samples[: int(seconds * SAMPLE_RATE)]
-    n = int(seconds * 25)
-    speech = float(np.sum(speech_mask(samples, n, 25.0))) / 25.0
+    n = int(seconds * TRAIN_FPS)
+    speech = float(np.sum(speech_mask(samples, n, TRAIN_FPS))) / TRAIN_FPS
     if speech < 0.25 * seconds:
         raise TalkfaceError(f"no speech to learn from: {speech:.1f} s of {seconds:.0f} s", video)
     return seconds
@@ -182,7 +174,7 @@ def train_avatar(
     from talkface.training.hyperlips import train_hyperlips_base
     from talkface.training.prepare import prepare_clip
     from talkface.training.progress import HyperLipsTraining, latest_checkpoint
-    from talkface.weights import HYPERLIPS_BASE, SYNCNET
+    from talkface.weights import HYPERLIPS_BASE, SYNCNET, file_sha256
 
     video, out = Path(video), Path(out)
     if out.exists() and not out.is_dir():
@@ -240,7 +232,7 @@ def train_avatar(
         "source": {
             "video": str(video.resolve()),
             "bytes": video.stat().st_size,
-            "sha256": _sha256(video),
+            "sha256": file_sha256(video),
             "train_seconds": [0.0, round(split, 2)],
             "val_seconds": [round(split, 2), round(seconds, 2)],
         },

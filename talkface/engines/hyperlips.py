@@ -26,7 +26,6 @@ from talkface.engines.wav2lip import BATCH_SIZE, FaceCropEngine
 from talkface.face.crop import WAV2LIP_PADS
 from talkface.face.landmarks import face_box
 from talkface.face.paste import paste_lower_face
-from talkface.media.frame import I420Frame
 from talkface.options import PAD_RANGE, EngineOptions, option
 
 HYPERLIPS_ACCELERATORS = ("bf16", "none")  # the per-sample HyperConv kernels do not export to ONNX
@@ -109,9 +108,6 @@ class HyperLipsEngine(FaceCropEngine):
         self.reference: np.ndarray | None = None
         if options.reference_image is not None:
             self.reference = self._reference_image(options.reference_image)
-        self.pending: list[
-            tuple[int, np.ndarray | I420Frame, tuple[int, int, int, int] | None, np.ndarray]
-        ] = []
 
     def _reference_image(self, path: Path) -> np.ndarray:
         """The face of a reference image, cropped as the frames are (128 px, BGR float32).
@@ -142,10 +138,9 @@ class HyperLipsEngine(FaceCropEngine):
         generated face, or the frame's own landmarks mapped into the crop where it finds none."""
         from talkface.face.sketch import face_sketch
 
-        rgb = np.ascontiguousarray((face_bgr[..., ::-1] * 255.0 + 0.5).astype(np.uint8))
         x0, y0, x1, y1 = box
         scale = np.array([self.size / (x1 - x0), self.size / (y1 - y0)], np.float32)
-        return face_sketch(self.mesh, rgb, (landmarks - np.array([x0, y0], np.float32)) * scale)
+        return face_sketch(self.mesh, face_bgr, (landmarks - np.array([x0, y0], np.float32)) * scale)
 
     def flush(self) -> list[Rendered]:
         """Run the networks on the held frames and paste the results back (in order)."""

@@ -75,9 +75,7 @@ class FaceCropEngine:
     batch_size: int = BATCH_SIZE
 
     def __init__(self) -> None:
-        self.pending: list[
-            tuple[int, np.ndarray | I420Frame, tuple[int, int, int, int] | None, np.ndarray]
-        ] = []
+        self.pending: list[Pending] = []
 
     def prepare(self, speech: Speech, n_frames: int, fps: float) -> None:
         """Compute the mel spectrogram once; windows are cut per frame."""

@@ -1,4 +1,4 @@
-"""HyperLips' facial-landmark sketch and lip mask (``semchan/HyperLips``: ``preprocess.py``
+"""HyperLips' facial-landmark sketch and lip box (``semchan/HyperLips``: ``preprocess.py``
 ``get_sketch`` / ``get_mask``, ``models/model_hyperlips.py`` ``ROI``).
 
 The sketch is the mesh's contours of the lips, eyes, brows, jaw line and nose (mediapipe's
@@ -10,8 +10,8 @@ on the source video's resolution (about 8 px for LRS2's faces, 2 for HDTF's); he
 at the target size, :data:`SKETCH_THICKNESS` pixels per 128, for training and inference alike, and
 blurred the same way.
 
-The lip mask is the filled polygon of 20 mesh points round the mouth (from below the nose to the
-chin's crease), where the HR stage's lip loss is taken.
+The lip box is the bounding box of the published lip mask (20 mesh points round the mouth, from
+below the nose to the chin's crease), where the HR stage's lip loss is taken.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ SKETCH_POLYLINES: tuple[tuple[int, ...], ...] = (
     (4, 45, 220, 115, 48),  # nose, right wing
     (4, 275, 440, 344, 278),  # nose, left wing
 )
-# preprocess.py's lip_index: the region round the mouth whose filled polygon is the lip mask.
+# preprocess.py's lip_index: the region round the mouth whose filled polygon is the published lip mask.
 LIP_MASK_POINTS = (
     164,
     167,
@@ -100,42 +100,26 @@ def landmark_sketch(landmarks: np.ndarray, size: int) -> np.ndarray:
 
 
 def face_sketch(
-    mesh: Callable[[np.ndarray], np.ndarray | None], rgb: np.ndarray, fallback: np.ndarray | None = None
+    mesh: Callable[[np.ndarray], np.ndarray | None], face_bgr: np.ndarray, fallback: np.ndarray | None = None
 ) -> np.ndarray:
     """The sketch of the face in a crop, as the HR decoder reads it (training and inference alike).
 
     Args:
-        mesh: landmarks of a face crop (:class:`~talkface.face.track.CropMesh`).
-        rgb: ``(S, S, 3)`` uint8 RGB crop (a generated face).
+        mesh: landmarks of an RGB uint8 face crop (:class:`~talkface.face.track.CropMesh`).
+        face_bgr: ``(S, S, 3)`` BGR float in [0, 1], as the networks give it (a generated face).
         fallback: ``(478, 2)`` landmarks in the crop's pixels to draw where ``mesh`` finds no face;
             ``None``: an empty sketch then.
 
     Returns:
         ``(S, S, 3)`` float32 in [0, 1].
     """
-    size = rgb.shape[0]
-    lm = mesh(rgb)
+    size = face_bgr.shape[0]
+    lm = mesh(np.ascontiguousarray((face_bgr[..., ::-1] * 255.0 + 0.5).astype(np.uint8)))
     if lm is None:
         lm = fallback
     if lm is None or not np.isfinite(lm).all():
         return np.zeros((size, size, 3), np.float32)
     return landmark_sketch(lm, size).astype(np.float32) / 255.0
-
-
-def lip_mask(landmarks: np.ndarray, size: int) -> np.ndarray:
-    """HyperLips' lip mask: the filled polygon of :data:`LIP_MASK_POINTS`.
-
-    Args:
-        landmarks: ``(478, 2)`` float32 pixel coordinates in the mask's frame.
-        size: the mask's side in pixels.
-
-    Returns:
-        ``(size, size)`` bool.
-    """
-    mask = np.zeros((size, size), np.uint8)
-    polygon = np.round(np.asarray(landmarks)[list(LIP_MASK_POINTS)]).astype(np.int32)
-    cv2.fillPoly(mask, [polygon], 1)
-    return mask.astype(bool)
 
 
 def lip_box(landmarks: np.ndarray, size: int) -> tuple[int, int, int, int]:

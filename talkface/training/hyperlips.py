@@ -146,22 +146,27 @@ class HRSampler:
             base_out = self.base(torch.from_numpy(np.stack(mels)), torch.from_numpy(np.stack(faces))).numpy()
         sketches = []
         for face in base_out:  # an empty sketch where the mesh finds no face in the generated one
-            rgb = np.ascontiguousarray((face.transpose(1, 2, 0)[..., ::-1] * 255 + 0.5).astype(np.uint8))
-            sketches.append(face_sketch(self.mesh, rgb).transpose(2, 0, 1))
+            sketches.append(face_sketch(self.mesh, face.transpose(1, 2, 0)).transpose(2, 0, 1))
         x = np.concatenate([base_out, np.stack(sketches)], axis=1).astype(np.float32)
         return torch.from_numpy(x), torch.from_numpy(np.stack(gts)), boxes
+
+
+def relativistic_loss(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Relativistic average GAN loss (Jolicoeur-Martineau 2018, as ESRGAN and the published HR
+    trainer use it) for the side that wants ``a`` judged more real than ``b``:
+    ``(BCEWithLogits(a - mean b, 1) + BCEWithLogits(b - mean a, 0)) / 2``. The discriminator
+    minimises it for ``(real, fake)``, the generator for ``(fake, real)``; ``a``, ``b``: ``(B, 1)``."""
+    return (
+        F.binary_cross_entropy_with_logits(a - b.mean(), torch.ones_like(a))
+        + F.binary_cross_entropy_with_logits(b - a.mean(), torch.zeros_like(b))
+    ) / 2
 
 
 def _hr_losses(
     g: torch.Tensor, gt: torch.Tensor, boxes: list, disc: HRDecoder_disc_qual
 ) -> dict[str, torch.Tensor]:
     """The HR generator's loss terms (see the module docstring)."""
-    real, fake = disc(gt), disc(g)
-    ones, zeros = torch.ones_like(real), torch.zeros_like(real)
-    adversarial = (
-        F.binary_cross_entropy_with_logits(real - fake.mean(), zeros)
-        + F.binary_cross_entropy_with_logits(fake - real.mean(), ones)
-    ) / 2
+    adversarial = relativistic_loss(disc(g), disc(gt))
     lip_l1, lip_ssim, m = g.new_zeros(()), g.new_zeros(()), 0
     for i, box in enumerate(boxes):
         if box is None:
@@ -249,11 +254,7 @@ def train_hyperlips_hr(
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                real, fake = disc(gt), disc(g.detach())
-                d_loss = (
-                    F.binary_cross_entropy_with_logits(real - fake.mean(), torch.ones_like(real))
-                    + F.binary_cross_entropy_with_logits(fake - real.mean(), torch.zeros_like(fake))
-                ) / 2
+                d_loss = relativistic_loss(disc(gt), disc(g.detach()))
                 disc_optimizer.zero_grad(set_to_none=True)
                 d_loss.backward()
                 disc_optimizer.step()
