@@ -211,7 +211,10 @@ def train_wav2lip(
     sync_weight = recipe.sync_weight if switched else 0.0
     disc_weight = recipe.disc_weight if disc is not None else 0.0
     start = time.perf_counter()
-    result = {"step": step, **evaluate(model, expert, held_out, options.bf16), "sync_weight": sync_weight}
+    result = {"step": step, **evaluate(model, expert, held_out, options.bf16)}
+    if sync_weight == 0 and result["sync"] < options.sync_start:  # the start counts as an evaluation
+        sync_weight = recipe.sync_weight
+    result["sync_weight"] = sync_weight
     title = f"{recipe.title} width {options.width:g}" + (" + GAN" if disc else "")
     bar = progress_bar(total=options.steps, initial=step, desc=recipe.title.lower())
     try:
