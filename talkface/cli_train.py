@@ -235,7 +235,13 @@ def _add_training_options(p: argparse.ArgumentParser, defaults: TrainingOptions)
     p.add_argument(
         "--checkpoint-every", type=int, default=d.checkpoint_every, help="steps between checkpoints"
     )
-    p.add_argument("--fp32", action="store_true", help="no bf16 autocast")
+    precision = p.add_mutually_exclusive_group()
+    precision.add_argument(
+        "--fp32",
+        action="store_true",
+        help="no bf16 autocast (default: bf16 where the CPU has bf16 instructions)",
+    )
+    precision.add_argument("--bf16", action="store_true", help="bf16 autocast even where the CPU emulates it")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--no-resume", action="store_true", help="start afresh even if OUT has checkpoints")
 
@@ -317,7 +323,7 @@ def run_train(args: argparse.Namespace) -> None:
         minutes=args.minutes,
         eval_every=args.eval_every,
         checkpoint_every=args.checkpoint_every,
-        bf16=not args.fp32,
+        bf16=False if args.fp32 else (True if args.bf16 else None),
         seed=args.seed,
     )
     if args.train_command == "syncnet":

@@ -28,7 +28,7 @@ from talkface.speech import VOICES
 KINDS = ("choice", "bool", "int", "float", "path", "pixels", "numbers")  # what an option's value is
 PIXELS_METAVAR = ("TOP", "BOTTOM", "LEFT", "RIGHT")
 PAD_RANGE = (-500, 500)  # pixels: a pad beyond this is a typing error
-ACCELERATORS = ("bf16", "onnx", "none")  # how a neural engine runs
+ACCELERATORS = ("auto", "bf16", "onnx", "none")  # how a neural engine runs (talkface.models.accelerate)
 RESIZE_RANGE = (1, 8)
 POSE_STYLE_RANGE = (0, 999)  # the shipped model has fewer: checked when it is loaded
 SEED_RANGE = (0, 2**31 - 1)

@@ -28,7 +28,7 @@ from talkface.face.landmarks import face_box
 from talkface.face.paste import paste_lower_face
 from talkface.options import PAD_RANGE, EngineOptions, option
 
-HYPERLIPS_ACCELERATORS = ("bf16", "none")  # the per-sample HyperConv kernels do not export to ONNX
+HYPERLIPS_ACCELERATORS = ("auto", "bf16", "none")  # the per-sample HyperConv kernels do not export to ONNX
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,9 @@ class HyperLipsOptions(EngineOptions):
         web=False,
     )
     accelerate: str = option(
-        "bf16",
-        "how the networks run: bf16 = PyTorch under bf16 autocast, none = plain PyTorch fp32",
+        "auto",
+        "how the networks run: auto = bf16 on a CPU with bf16 instructions, else none; "
+        "bf16 = PyTorch under bf16 autocast (far slower than fp32 without them), none = plain PyTorch fp32",
         choices=HYPERLIPS_ACCELERATORS,
         label="How the networks run",
         web=False,

@@ -44,8 +44,9 @@ class Wav2LipOptions(EngineOptions):
         aliases=("--checkpoint_path",),
     )
     accelerate: str = option(
-        "bf16",
-        "how the generator runs: bf16 = PyTorch under bf16 autocast (~5x fp32 on this CPU), "
+        "auto",
+        "how the generator runs: auto = bf16 on a CPU with bf16 instructions, else onnx; "
+        "bf16 = PyTorch under bf16 autocast (~2x fp32 with AVX-512 BF16, far slower without), "
         "onnx = onnxruntime fp32 export (~1.5x), none = plain PyTorch fp32",
         choices=ACCELERATORS,
         label="How the generator runs",
@@ -141,7 +142,9 @@ class Wav2LipEngine(FaceCropEngine):
         load_checkpoint(options.checkpoint, model)
         model.eval()
         example = (torch.zeros(1, 1, 80, MEL_STEP_SIZE), torch.zeros(1, 6, IMG_SIZE, IMG_SIZE))
-        self.generate = runner(model, options.accelerate, example, ("audio", "face"), channels_last=(1,))
+        self.generate = runner(
+            model, options.accelerate, example, ("audio", "face"), channels_last=(1,), fallback="onnx"
+        )
         self.img_size = IMG_SIZE
         self.pads = options.pads
         self.batch_size = batch_size

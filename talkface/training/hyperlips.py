@@ -28,6 +28,7 @@ import torch
 from torch.nn import functional as F
 
 from talkface.face.sketch import face_sketch, lip_box
+from talkface.models.accelerate import use_bf16
 from talkface.models.checkpoint import load_checkpoint, save_checkpoint
 from talkface.models.hyperlips import (
     BASE_SIZE,
@@ -210,6 +211,7 @@ def train_hyperlips_hr(
     from talkface.face.track import CropMesh
 
     torch.manual_seed(options.seed)
+    bf16 = use_bf16(options.bf16)
     rng = np.random.default_rng(options.seed)
     out.mkdir(parents=True, exist_ok=True)
     base = HyperLipsBase(base_config(base_checkpoint))
@@ -247,7 +249,7 @@ def train_hyperlips_hr(
         try:
             while step < options.steps:
                 x, gt, boxes = samplers["train"].batch(options.batch, rng)
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=options.bf16):
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                     g = model(x).float()
                 terms = _hr_losses(g, gt, boxes, disc)
                 loss = sum(terms.values())

@@ -25,7 +25,8 @@ class TrainingOptions:
         steps: stop at this global step.
         minutes: also stop after this much wall time (a checkpoint is written), or ``None``.
         eval_every, checkpoint_every: steps between held-out evaluations / checkpoints.
-        bf16: bf16 autocast on the CPU.
+        bf16: bf16 autocast on the CPU; ``None``: where the CPU has bf16 instructions
+            (:func:`talkface.models.accelerate.use_bf16`; emulated bf16 is far slower than fp32).
         seed: random seed of sampling and initialisation.
     """
 
@@ -36,7 +37,7 @@ class TrainingOptions:
     minutes: float | None = None
     eval_every: int = 200
     checkpoint_every: int = 1000
-    bf16: bool = True
+    bf16: bool | None = None
     seed: int = 0
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from talkface.models.accelerate import use_bf16
 from talkface.models.checkpoint import load_checkpoint, save_checkpoint
 from talkface.models.syncnet import SYNC_FRAMES, SyncNet, SyncNetConfig, cosine_bce, lower_halves
 from talkface.training.data import Clip, load_split, sync_batch
@@ -57,7 +58,9 @@ def eval_set(clips: list[Clip], pairs: int = EVAL_PAIRS // 2, seed: int = 1234) 
 
 
 @torch.no_grad()
-def evaluate(model: SyncNet, data: tuple[torch.Tensor, ...], bf16: bool = True, batch: int = 128) -> dict:
+def evaluate(
+    model: SyncNet, data: tuple[torch.Tensor, ...], bf16: bool | None = None, batch: int = 128
+) -> dict:
     """Held-out BCE loss and accuracy of ``model`` on :func:`eval_set` data.
 
     Returns:
@@ -65,6 +68,7 @@ def evaluate(model: SyncNet, data: tuple[torch.Tensor, ...], bf16: bool = True, 
         accuracy of ``cos > 0.5``; the fraction of face windows whose in-sync mel scores higher
         than their shifted one (threshold-free); mean cos of in-sync and of off-sync pairs.
     """
+    bf16 = use_bf16(bf16)
     model.eval()
     mel, face, y = data
     sims = []
@@ -100,6 +104,7 @@ def train_syncnet(data_root: Path, out: Path, options: SyncNetTraining, resume: 
         TalkfaceError: unprepared data folder, or a checkpoint that does not fit ``options.width``.
     """
     torch.manual_seed(options.seed)
+    bf16 = use_bf16(options.bf16)
     rng = np.random.default_rng(options.seed)
     out.mkdir(parents=True, exist_ok=True)
     train, val = load_split(data_root, "train"), load_split(data_root, "val")
@@ -113,7 +118,7 @@ def train_syncnet(data_root: Path, out: Path, options: SyncNetTraining, resume: 
         step = int(load_checkpoint(last, model, optimizer).get("global_step", 0))
         log.load()
     start = time.perf_counter()
-    result = {"step": step, **evaluate(model, held_out, options.bf16)}
+    result = {"step": step, **evaluate(model, held_out, bf16)}
     bar = progress_bar(total=options.steps, initial=step, desc="syncnet")
     try:
         while step < options.steps:
@@ -121,7 +126,7 @@ def train_syncnet(data_root: Path, out: Path, options: SyncNetTraining, resume: 
                 torch.from_numpy(a)
                 for a in sync_batch(train, options.batch, rng, augment=options.augment, jitter=options.jitter)
             )
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=options.bf16):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 a, f = model(mel, face)
             loss = cosine_bce(a.float(), f.float(), y)
             optimizer.zero_grad(set_to_none=True)
@@ -132,7 +137,7 @@ def train_syncnet(data_root: Path, out: Path, options: SyncNetTraining, resume: 
             bar.update()
             timed_out = options.minutes is not None and time.perf_counter() - start > 60 * options.minutes
             if step % options.eval_every == 0 or step == options.steps or timed_out:
-                result = {"step": step, **evaluate(model, held_out, options.bf16)}
+                result = {"step": step, **evaluate(model, held_out, bf16)}
                 log.add("eval", step, result["loss"])
                 log.add("eval accuracy", step, result["accuracy"])
                 log.add("eval pair accuracy", step, result["pair_accuracy"])

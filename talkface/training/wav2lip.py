@@ -25,6 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from talkface.errors import Terminated
+from talkface.models.accelerate import use_bf16
 from talkface.models.checkpoint import load_checkpoint, save_checkpoint
 from talkface.models.syncnet import SYNC_FRAMES, SyncNet, cosine_bce, load_expert
 from talkface.models.wav2lip import IMG_SIZE, Wav2Lip, Wav2LipConfig, Wav2LipDiscQual
@@ -124,7 +125,11 @@ def sync_loss(expert: SyncNet, mel: torch.Tensor, g: torch.Tensor) -> torch.Tens
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, expert: SyncNet, data: tuple[torch.Tensor, ...], bf16: bool = True, batch: int = 16
+    model: nn.Module,
+    expert: SyncNet,
+    data: tuple[torch.Tensor, ...],
+    bf16: bool | None = None,
+    batch: int = 16,
 ) -> dict:
     """Held-out L1 (pixels in [0, 1]) and expert sync loss of the generator on fixed val samples.
 
@@ -132,6 +137,7 @@ def evaluate(
         ``{"l1", "sync", "sync_real"}``: ``sync_real`` is the expert's loss on the real frames of the
         same samples, the floor a perfect generator would reach with this expert.
     """
+    bf16 = use_bf16(bf16)
     model.eval()
     x, indiv, mel, gt = data
     l1, sync, real = [], [], []
@@ -177,6 +183,7 @@ def train_wav2lip(
         TalkfaceError: unprepared data, unreadable or mismatched checkpoints.
     """
     torch.manual_seed(options.seed)
+    bf16 = use_bf16(options.bf16)
     rng = np.random.default_rng(options.seed)
     out.mkdir(parents=True, exist_ok=True)
     expert = load_expert(syncnet)
@@ -211,7 +218,7 @@ def train_wav2lip(
     sync_weight = recipe.sync_weight if switched else 0.0
     disc_weight = recipe.disc_weight if disc is not None else 0.0
     start = time.perf_counter()
-    result = {"step": step, **evaluate(model, expert, held_out, options.bf16)}
+    result = {"step": step, **evaluate(model, expert, held_out, bf16)}
     if sync_weight == 0 and result["sync"] < options.sync_start:  # the start counts as an evaluation
         sync_weight = recipe.sync_weight
     result["sync_weight"] = sync_weight
@@ -220,7 +227,7 @@ def train_wav2lip(
     try:
         while step < options.steps:
             x, indiv, mel, gt = (torch.from_numpy(a) for a in generator_batch(train, options.batch, rng))
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=options.bf16):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 g = model(indiv, x).float()
                 sync = sync_loss(expert, mel, g) if sync_weight > 0 else torch.zeros(())
                 adversarial = disc.perceptual_loss(g).float() if disc is not None else torch.zeros(())
@@ -230,7 +237,7 @@ def train_wav2lip(
             loss.backward()
             optimizer.step()
             if disc is not None:
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=options.bf16):
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                     real, fake = disc(gt).float(), disc(g.detach()).float()
                 d_loss = F.binary_cross_entropy(real, torch.ones_like(real)) + F.binary_cross_entropy(
                     fake, torch.zeros_like(fake)
@@ -244,7 +251,7 @@ def train_wav2lip(
             bar.update()
             timed_out = options.minutes is not None and time.perf_counter() - start > 60 * options.minutes
             if step % options.eval_every == 0 or step == options.steps or timed_out:
-                result = {"step": step, **evaluate(model, expert, held_out, options.bf16)}
+                result = {"step": step, **evaluate(model, expert, held_out, bf16)}
                 if sync_weight == 0 and result["sync"] < options.sync_start:
                     sync_weight = recipe.sync_weight
                 result["sync_weight"] = sync_weight
