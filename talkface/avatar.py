@@ -5,9 +5,11 @@ most frames, at least :data:`MIN_SECONDS` of it, speech), prepares its face crop
 prepare`` does (the last :data:`VAL_FRACTION` of it kept apart for the held-out figures), and
 fine-tunes the generic HyperLips network shipped in ``talkface/weights`` (trained on
 ``../shared/data/video``; ``hyperlips_base.md``) on it for a time budget: L1 and the expert's sync
-term (0.03) of the published base recipe at Adam 5e-4 (:data:`AVATAR_LR`; the published 1e-4 is
-for days of GPU training); the visual-quality discriminator stays off, as a GAN started fresh does
-not settle in a budget of minutes. The folder it writes describes itself:
+term (0.03) of the published base recipe, plus a structural term ``0.5 (1 - SSIM)``
+(:data:`AVATAR_SSIM_WEIGHT`; the published base has none, its HR stage an LPIPS term we cannot
+load), at Adam 1e-3 decayed by a cosine to 5e-5 over the budget (:data:`AVATAR_LR`; the published
+fixed 1e-4 is for days of GPU training); the visual-quality discriminator stays off, as a GAN
+started fresh does not settle in a budget of minutes. The folder it writes describes itself:
 
 - ``avatar.json``: format and version, the source video (path, size, seconds used), the network's
   config, the training run (steps, minutes, start weights) and the held-out figures;
@@ -39,7 +41,8 @@ AVATAR_FILE = "avatar.json"
 MIN_SECONDS = 20.0  # shortest footage an avatar is trained on
 VAL_FRACTION = 0.1  # the end of the footage kept for the held-out figures
 DEFAULT_MINUTES = 30.0  # training budget (2 CPU cores)
-AVATAR_LR = 5e-4  # Adam learning rate of the fine-tuning
+AVATAR_LR = 1e-3  # Adam learning rate at the start of the fine-tuning (cosine decay over the budget)
+AVATAR_SSIM_WEIGHT = 0.5  # reconstruction loss = L1 + this * (1 - SSIM)
 WORK_DIR = "work"  # inside the avatar folder: prepared crops and checkpoints while training
 
 
@@ -157,7 +160,8 @@ def train_avatar(
     Args:
         video: one person's talking footage (1-5 minutes is the intended size).
         out: the avatar folder (made; an unfinished run in it is resumed).
-        minutes: training budget in minutes of wall time (the preparation comes on top).
+        minutes: training budget in minutes of wall time (the preparation comes on top; a resumed
+            run counts the minutes already spent).
         end: use the footage only up to this second (hold the rest out, as the benchmark does).
         init: weights to fine-tune from (default: the shipped generic HyperLips network).
         seed: random seed of the training run.
@@ -173,7 +177,7 @@ def train_avatar(
     from talkface.models.hyperlips import HyperLipsBase, base_config
     from talkface.training.hyperlips import train_hyperlips_base
     from talkface.training.prepare import prepare_clip
-    from talkface.training.progress import HyperLipsTraining, latest_checkpoint
+    from talkface.training.progress import LR_FLOOR, WALL_MINUTES, HyperLipsTraining, latest_checkpoint
     from talkface.weights import HYPERLIPS_BASE, SYNCNET, file_sha256
 
     video, out = Path(video), Path(out)
@@ -211,11 +215,14 @@ def train_avatar(
         eval_every=100,
         checkpoint_every=100,
         gan=False,
+        decay=True,
+        ssim_weight=AVATAR_SSIM_WEIGHT,
         seed=seed,
     )
     start = time.perf_counter()
     result = train_hyperlips_base(data, work / "checkpoints", SYNCNET, options, init=init)
     trained = time.perf_counter() - start
+    wall = json.loads((work / "checkpoints" / "losses.json").read_text()).get(WALL_MINUTES) or [[0, 0.0]]
     last = latest_checkpoint(work / "checkpoints")
     model = HyperLipsBase(config)
     load_checkpoint(last, model)
@@ -241,6 +248,9 @@ def train_avatar(
             "init": str(init),
             "steps": result["step"],
             "minutes_this_run": round(trained / 60, 1),
+            "minutes": round(wall[-1][1], 1),
+            "recipe": f"L1 + {AVATAR_SSIM_WEIGHT:g} (1 - SSIM) + sync 0.03; Adam {AVATAR_LR:g}, cosine "
+            f"to {AVATAR_LR * LR_FLOOR:g}",
             "budget_minutes": minutes,
             "seed": seed,
         },
@@ -270,8 +280,9 @@ footage by `talkface avatar train`.
 
 - **Data**: `{video.name}` (sha256 `{s["sha256"][:16]}...`), seconds {train[0]:g}-{train[1]:g}
   for training; seconds {val[0]:g}-{val[1]:g} held out for the figures below.
-- **Start**: `{Path(t["init"]).name}`; **steps**: {t["steps"]} (batch 8 windows of 5 frames), budget
-  {t["budget_minutes"]:g} min on the machine it was trained on.
+- **Start**: `{Path(t["init"]).name}`; **steps**: {t["steps"]} (batch 8 windows of 5 frames) in
+  {t.get("minutes", nan):g} min (budget {t["budget_minutes"]:g}) on the machine it was trained on;
+  loss and schedule: {t.get("recipe", "?")}.
 - **Held-out figures** (the footage's last part): L1 {h.get("l1", nan):.4f} (pixels in [0, 1]),
   expert sync loss {h.get("sync", nan):.3f} (the real frames: {h.get("sync_real", nan):.3f}).
 - **Licence**: the weights are derived from the footage; use them only as its owner allows.

@@ -12,11 +12,12 @@ import pytest
 import torch
 from conftest import data_file, probe, read_frames, write_video
 
-from talkface.avatar import AVATAR_FILE, load_avatar, train_avatar
+from talkface.avatar import AVATAR_FILE, AVATAR_LR, load_avatar, train_avatar
 from talkface.errors import TalkfaceError
 from talkface.media.audio import SAMPLE_RATE, load_audio
 from talkface.models.checkpoint import save_checkpoint
 from talkface.models.hyperlips import HyperLipsBase, HyperLipsConfig
+from talkface.training.progress import LR_FLOOR, WALL_MINUTES
 
 FOOTAGE = "video/styletalk_andrew_ng_clip1_25s_av.mp4"  # 25 s, one person speaking
 
@@ -95,8 +96,14 @@ def test_interrupted_training_resumes(avatar, tiny_init, tmp_path, monkeypatch) 
     assert [p.name for p in saved] == ["checkpoint_step000000002.pth"]
     assert not (out / AVATAR_FILE).exists()
     monkeypatch.setattr(trainer, "generator_batch", real_batch)
-    again = train_avatar(data_file(FOOTAGE), out, minutes=0.02, init=tiny_init)
+    again = train_avatar(data_file(FOOTAGE), out, minutes=0.001, init=tiny_init)
     assert again.meta["training"]["steps"] > 2
+    # The budget counts the interrupted run's minutes: the resumed one starts at the end of the
+    # cosine schedule, the learning rate at its floor.
+    log = json.loads((out / "work" / "checkpoints" / "losses.json").read_text())
+    minutes = [m for _, m in log[WALL_MINUTES]]
+    assert minutes == sorted(minutes) and minutes[0] > 0.001
+    assert log["lr"][-1][1] == pytest.approx(AVATAR_LR * LR_FLOOR)
 
 
 def test_footage_it_cannot_use_is_one_line(tmp_path, tiny_init) -> None:

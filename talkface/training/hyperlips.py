@@ -41,6 +41,7 @@ from talkface.models.hyperlips import (
 )
 from talkface.speech.mel import MEL_STEP_SIZE
 from talkface.training.data import Clip, clip_landmarks, load_split
+from talkface.training.losses import ssim_loss
 from talkface.training.progress import HRTraining, HyperLipsTraining, LossLog, latest_checkpoint, progress_bar
 from talkface.training.wav2lip import GeneratorRecipe, train_wav2lip
 
@@ -79,27 +80,6 @@ def train_hyperlips_base(
         TalkfaceError: unprepared data, unreadable or mismatched checkpoints.
     """
     return train_wav2lip(data_root, out, syncnet, options, resume, recipe=HYPERLIPS_BASE, init=init)
-
-
-def ssim_loss(a: torch.Tensor, b: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
-    """``1 - SSIM(a, b)`` (Wang et al. 2004, eq. 13, constants for images in [0, 1]) averaged over
-    pixels and channels; ``a``, ``b``: ``(B, C, H, W)`` float in [0, 1]."""
-    c = a.shape[1]
-    x = torch.arange(window, dtype=a.dtype, device=a.device) - window // 2
-    g = torch.exp(-(x**2) / (2 * sigma**2))
-    g = g / g.sum()
-    kernel = (g[:, None] * g[None, :]).expand(c, 1, window, window)
-
-    def blur(t: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(t, kernel, padding=window // 2, groups=c)
-
-    mu_a, mu_b = blur(a), blur(b)
-    var_a = blur(a * a) - mu_a**2
-    var_b = blur(b * b) - mu_b**2
-    cov = blur(a * b) - mu_a * mu_b
-    c1, c2 = 0.01**2, 0.03**2
-    ssim = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
-    return 1 - ssim.mean()
 
 
 class HRSampler:

@@ -57,6 +57,8 @@ class SyncNetTraining(TrainingOptions):
     jitter: bool = False
 
 
+LR_FLOOR = 0.05  # with decay: the learning rate at the end of the budget, times the initial one
+WALL_MINUTES = "wall minutes"  # LossLog curve: minutes of training so far, earlier runs included
 SYNC_START = 0.75  # published: held-out sync loss below which the generator's sync term switches on
 
 
@@ -68,6 +70,14 @@ class Wav2LipTraining(TrainingOptions):
     which the expert's sync term switches on (published 0.75, which assumes an expert as strong as
     the published one; a weaker expert scores even real frames above it, so the term would never
     start: set it above the expert's loss on real frames, which training logs, or high to start at once).
+
+    ``decay``: cosine learning-rate decay (Loshchilov & Hutter 2017, SGDR eq. 5, one cycle) from
+    ``lr`` to ``lr * LR_FLOOR`` over the wall-time budget ``minutes``, which then counts the
+    minutes of earlier runs of the same folder too (logged), so a resumed run goes on down the same
+    curve; not in the published recipe (a fixed 1e-4 for days). ``ssim_weight``: weight of a
+    structural term ``1 - SSIM`` (Wang et al. 2004) beside L1 in the reconstruction loss, ``L1 +
+    ssim_weight * (1 - SSIM)`` (Zhao et al. 2017, "Loss functions for image restoration": sharper
+    than L1 alone); not in the published recipe.
     """
 
     width: float = 0.25
@@ -76,6 +86,8 @@ class Wav2LipTraining(TrainingOptions):
     checkpoint_every: int = 500
     gan: bool = False
     sync_start: float = SYNC_START
+    decay: bool = False
+    ssim_weight: float = 0.0
 
 
 @dataclass
@@ -119,6 +131,9 @@ def progress_bar(total: int, initial: int = 0, desc: str = "") -> tqdm:
     return tqdm(total=total, initial=initial, desc=desc, unit="step", mininterval=0.5 if tty else 60)
 
 
+UNPLOTTED = (WALL_MINUTES, "lr")  # curves the log keeps but does not plot as losses
+
+
 class LossLog:
     """Named loss curves ``{name: [[step, value], ...]}``, saved to ``path`` (JSON) and plotted beside it.
 
@@ -154,7 +169,7 @@ class LossLog:
         fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
         right = None
         for name, points in self.curves.items():
-            if not points:
+            if not points or name in UNPLOTTED:
                 continue
             xy = np.array(points)
             if name == "train" and len(xy) > 100:  # smooth the noisy per-step loss

@@ -14,6 +14,7 @@ with ``--gan`` (the visual-quality discriminator trained with BCE on real vs gen
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +32,15 @@ from talkface.models.syncnet import SYNC_FRAMES, SyncNet, cosine_bce, load_exper
 from talkface.models.wav2lip import IMG_SIZE, Wav2Lip, Wav2LipConfig, Wav2LipDiscQual
 from talkface.speech.mel import MEL_STEP_SIZE
 from talkface.training.data import Clip, load_split
-from talkface.training.progress import LossLog, Wav2LipTraining, latest_checkpoint, progress_bar
+from talkface.training.losses import ssim_loss
+from talkface.training.progress import (
+    LR_FLOOR,
+    WALL_MINUTES,
+    LossLog,
+    Wav2LipTraining,
+    latest_checkpoint,
+    progress_bar,
+)
 
 SYNC_WEIGHT = 0.03  # hq_wav2lip_train.py's syncnet_wt once switched on
 DISC_WEIGHT = 0.07  # hq_wav2lip_train.py's disc_wt
@@ -151,6 +160,22 @@ def evaluate(
     return {"l1": float(np.mean(l1)), "sync": float(np.mean(sync)), "sync_real": float(np.mean(real))}
 
 
+def cosine_lr(lr: float, fraction: float) -> float:
+    """The learning rate after ``fraction`` (0-1) of the budget: cosine from ``lr`` down to
+    ``lr * LR_FLOOR`` (SGDR, Loshchilov & Hutter 2017, eq. 5, one cycle)."""
+    fraction = min(max(fraction, 0.0), 1.0)
+    return lr * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * fraction)))
+
+
+def reconstruction_loss(g: torch.Tensor, gt: torch.Tensor, ssim_weight: float) -> torch.Tensor:
+    """``L1 + ssim_weight * (1 - SSIM)`` of generated ``(B, 3, T, S, S)`` faces against the real ones."""
+    l1 = F.l1_loss(g, gt)
+    if ssim_weight == 0:
+        return l1
+    flat = (t.transpose(1, 2).reshape(-1, t.shape[1], *t.shape[-2:]) for t in (g, gt))
+    return l1 + ssim_weight * ssim_loss(*flat)
+
+
 def train_wav2lip(
     data_root: Path,
     out: Path,
@@ -218,6 +243,11 @@ def train_wav2lip(
     sync_weight = recipe.sync_weight if switched else 0.0
     disc_weight = recipe.disc_weight if disc is not None else 0.0
     start = time.perf_counter()
+    minutes_before = log.curves[WALL_MINUTES][-1][1] if log.curves.get(WALL_MINUTES) else 0.0
+
+    def minutes_so_far() -> float:
+        return minutes_before + (time.perf_counter() - start) / 60
+
     result = {"step": step, **evaluate(model, expert, held_out, bf16)}
     if sync_weight == 0 and result["sync"] < options.sync_start:  # the start counts as an evaluation
         sync_weight = recipe.sync_weight
@@ -226,13 +256,17 @@ def train_wav2lip(
     bar = progress_bar(total=options.steps, initial=step, desc=recipe.title.lower())
     try:
         while step < options.steps:
+            if options.decay and options.minutes:
+                for group in optimizer.param_groups:
+                    group["lr"] = cosine_lr(options.lr, minutes_so_far() / options.minutes)
             x, indiv, mel, gt = (torch.from_numpy(a) for a in generator_batch(train, options.batch, rng))
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 g = model(indiv, x).float()
                 sync = sync_loss(expert, mel, g) if sync_weight > 0 else torch.zeros(())
                 adversarial = disc.perceptual_loss(g).float() if disc is not None else torch.zeros(())
             l1 = F.l1_loss(g, gt)
-            loss = sync_weight * sync + disc_weight * adversarial + (1 - sync_weight - disc_weight) * l1
+            recon = reconstruction_loss(g, gt, options.ssim_weight) if options.ssim_weight else l1
+            loss = sync_weight * sync + disc_weight * adversarial + (1 - sync_weight - disc_weight) * recon
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -249,7 +283,8 @@ def train_wav2lip(
             step += 1
             log.add("train", step, l1.item())
             bar.update()
-            timed_out = options.minutes is not None and time.perf_counter() - start > 60 * options.minutes
+            elapsed = minutes_so_far() if options.decay else (time.perf_counter() - start) / 60
+            timed_out = options.minutes is not None and elapsed > options.minutes
             if step % options.eval_every == 0 or step == options.steps or timed_out:
                 result = {"step": step, **evaluate(model, expert, held_out, bf16)}
                 if sync_weight == 0 and result["sync"] < options.sync_start:
@@ -258,6 +293,8 @@ def train_wav2lip(
                 log.add("eval l1", step, result["l1"])
                 log.add("eval sync", step, result["sync"])
                 log.add("eval sync (real frames)", step, result["sync_real"])
+                log.add(WALL_MINUTES, step, minutes_so_far())
+                log.add("lr", step, optimizer.param_groups[0]["lr"])
                 bar.set_postfix(
                     l1=f"{l1.item():.4f}", eval_l1=f"{result['l1']:.4f}", sync=f"{result['sync']:.3f}"
                 )
@@ -270,6 +307,7 @@ def train_wav2lip(
                 break
     except (KeyboardInterrupt, Terminated):  # keep what was learned: the next run resumes from here
         save_checkpoint(out / f"checkpoint_step{step:09d}.pth", model, optimizer, step)
+        log.add(WALL_MINUTES, step, minutes_so_far())
         if disc is not None:
             save_checkpoint(out / f"disc_checkpoint_step{step:09d}.pth", disc, disc_optimizer, step)
         log.save(title)
