@@ -332,8 +332,9 @@ def _eval(args: argparse.Namespace) -> None:
 
 
 def _apply_avatar(args: argparse.Namespace) -> None:
-    """``sync --avatar``: the hyperlips engine with the avatar's network and reference frame, and
-    the avatar's own video as the face unless ``--face`` is given.
+    """``sync --avatar``: the hyperlips engine with the avatar's network (the driven video's first
+    frame as the reference, as the published inference, unless ``--reference-image``), and the
+    avatar's own video as the face unless ``--face`` is given.
 
     Raises:
         TalkfaceError: no face and no avatar, a corrupt avatar, another engine asked for, or the
@@ -351,7 +352,6 @@ def _apply_avatar(args: argparse.Namespace) -> None:
     args.engine = "hyperlips"
     # engine flags not given are absent from args (each engine keeps its own defaults)
     args.checkpoint = getattr(args, "checkpoint", None) or avatar.base
-    args.reference_image = getattr(args, "reference_image", None) or avatar.reference
     if args.face is None:
         if not avatar.video.is_file():
             raise TalkfaceError("the avatar's own video is gone: give --face", avatar.video)

@@ -195,3 +195,26 @@ def test_train_hyperlips_base_and_hr_cli(prepared, tmp_path, capsys) -> None:
     # Interrupted and resumed: the step count goes on from the last checkpoint.
     assert main([*args[:-4], "--steps", "3", "--eval-every", "1"]) == 0
     assert "HyperLips HR step 3" in capsys.readouterr().out
+
+
+def test_ssim_loss_is_the_gaussian_window_ssim_of_wang_2004(prepared) -> None:
+    """The separable form equals SSIM with the 11x11 Gaussian window written out (eq. 13, sigma
+    1.5, zero padding) on real face crops: 0 for identical faces, larger for a blurred one."""
+    from torch.nn import functional as F
+
+    from talkface.training.losses import ssim_loss
+
+    clip = load_split(prepared, "train", 96)[0]
+    a = torch.from_numpy(np.moveaxis(clip.frames[:4].astype(np.float32) / 255, -1, 1))
+    b = F.avg_pool2d(a, 3, stride=1, padding=1, count_include_pad=False)  # a blurred copy
+    x = torch.arange(11, dtype=torch.float32) - 5
+    g = torch.exp(-(x**2) / (2 * 1.5**2))
+    kernel = (g[:, None] * g[None, :] / g.sum() ** 2).expand(3, 1, 11, 11)
+    mu_a, mu_b, aa, bb, ab = (F.conv2d(t, kernel, padding=5, groups=3) for t in (a, b, a * a, b * b, a * b))
+    c1, c2 = 0.01**2, 0.03**2
+    num = (2 * mu_a * mu_b + c1) * (2 * (ab - mu_a * mu_b) + c2)
+    den = (mu_a**2 + mu_b**2 + c1) * (aa - mu_a**2 + bb - mu_b**2 + c2)
+    expected = 1 - (num / den).mean()
+    assert ssim_loss(a, a).item() == pytest.approx(0.0, abs=1e-5)
+    assert ssim_loss(a, b).item() == pytest.approx(expected.item(), rel=1e-4)
+    assert ssim_loss(a, b).item() > 0.02
