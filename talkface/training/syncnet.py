@@ -1,8 +1,9 @@
 """``talkface train syncnet``: the expert lip-sync discriminator, as ``color_syncnet_train.py`` trains it.
 
 Balanced batches of in-sync and off-sync (5-frame lower-face window, 16-column mel window) pairs,
-cosine-similarity BCE (:func:`~talkface.models.syncnet.cosine_bce`), Adam. Runs on the CPU with
-bf16 autocast; checkpoints are the published format (``checkpoint_step{:09d}.pth``).
+cosine-similarity BCE (:func:`~talkface.models.syncnet.cosine_bce`), Adam. Runs on the CPU, under
+bf16 autocast where the CPU has bf16 instructions (:func:`~talkface.models.accelerate.use_bf16`);
+checkpoints are the published format (``checkpoint_step{:09d}.pth``).
 
 Held-out evaluation: a fixed, balanced set of windows from the ``val.txt`` clips, negatives shifted
 by at least :data:`EVAL_MIN_SHIFT` frames; accuracy is ``(cos > 0.5) == in_sync``, and pair

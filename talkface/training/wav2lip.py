@@ -9,7 +9,8 @@ script does). Loss = ``sw * sync + dw * adversarial + (1 - sw - dw) * L1`` with 
 SyncNet's cosine BCE as the sync term; ``sw`` is 0 until the held-out sync loss first falls below
 ``options.sync_start`` (published 0.75) and then :data:`SYNC_WEIGHT`; ``dw`` is :data:`DISC_WEIGHT`
 with ``--gan`` (the visual-quality discriminator trained with BCE on real vs generated), else 0. Adam 1e-4
-(betas 0.5/0.999 with ``--gan``), bf16 autocast on the CPU, published-format checkpoints.
+(betas 0.5/0.999 with ``--gan``), bf16 autocast where the CPU has bf16 instructions (else fp32),
+published-format checkpoints.
 """
 
 from __future__ import annotations
