@@ -180,9 +180,9 @@ def train_avatar(
     """
     from talkface.models.checkpoint import load_checkpoint, save_checkpoint
     from talkface.models.hyperlips import HyperLipsBase, base_config
-    from talkface.training.hyperlips import train_hyperlips_base
+    from talkface.training.hyperlips import SYNC_WEIGHT, train_hyperlips_base
     from talkface.training.prepare import prepare_clip
-    from talkface.training.progress import LR_FLOOR, WALL_MINUTES, HyperLipsTraining, latest_checkpoint
+    from talkface.training.progress import LR_FLOOR, HyperLipsTraining, latest_checkpoint
     from talkface.weights import HYPERLIPS_BASE, SYNCNET, file_sha256
 
     video, out = Path(video), Path(out)
@@ -227,7 +227,6 @@ def train_avatar(
     start = time.perf_counter()
     result = train_hyperlips_base(data, work / "checkpoints", SYNCNET, options, init=init)
     trained = time.perf_counter() - start
-    wall = json.loads((work / "checkpoints" / "losses.json").read_text()).get(WALL_MINUTES) or [[0, 0.0]]
     last = latest_checkpoint(work / "checkpoints")
     model = HyperLipsBase(config)
     load_checkpoint(last, model)
@@ -253,9 +252,9 @@ def train_avatar(
             "init": str(init),
             "steps": result["step"],
             "minutes_this_run": round(trained / 60, 1),
-            "minutes": round(wall[-1][1], 1),
-            "recipe": f"L1 + {AVATAR_SSIM_WEIGHT:g} (1 - SSIM) + sync 0.03; Adam {AVATAR_LR:g}, cosine "
-            f"to {AVATAR_LR * LR_FLOOR:g}",
+            "minutes": round(result["minutes"], 1),
+            "recipe": f"L1 + {AVATAR_SSIM_WEIGHT:g} (1 - SSIM) + sync {SYNC_WEIGHT:g}; "
+            f"Adam {AVATAR_LR:g}, cosine to {AVATAR_LR * LR_FLOOR:g}",
             "budget_minutes": minutes,
             "seed": seed,
         },

@@ -168,13 +168,11 @@ def cosine_lr(lr: float, fraction: float) -> float:
     return lr * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * fraction)))
 
 
-def reconstruction_loss(g: torch.Tensor, gt: torch.Tensor, ssim_weight: float) -> torch.Tensor:
-    """``L1 + ssim_weight * (1 - SSIM)`` of generated ``(B, 3, T, S, S)`` faces against the real ones."""
-    l1 = F.l1_loss(g, gt)
-    if ssim_weight == 0:
-        return l1
+def clip_ssim_loss(g: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    """``1 - SSIM`` (:func:`~talkface.training.losses.ssim_loss`) of generated ``(B, 3, T, S, S)``
+    face windows against the real ones, frame by frame."""
     flat = (t.transpose(1, 2).reshape(-1, t.shape[1], *t.shape[-2:]) for t in (g, gt))
-    return l1 + ssim_weight * ssim_loss(*flat)
+    return ssim_loss(*flat)
 
 
 def train_wav2lip(
@@ -203,7 +201,8 @@ def train_wav2lip(
             name beside it, is loaded too when present.
 
     Returns:
-        The last evaluation ``{"step", "l1", "sync", "sync_weight"}``.
+        The last evaluation ``{"step", "l1", "sync", "sync_weight"}`` and ``"minutes"``, the wall
+        minutes of training in this folder so far (earlier runs included).
 
     Raises:
         TalkfaceError: unprepared data, unreadable or mismatched checkpoints.
@@ -266,7 +265,7 @@ def train_wav2lip(
                 sync = sync_loss(expert, mel, g) if sync_weight > 0 else torch.zeros(())
                 adversarial = disc.perceptual_loss(g).float() if disc is not None else torch.zeros(())
             l1 = F.l1_loss(g, gt)
-            recon = reconstruction_loss(g, gt, options.ssim_weight) if options.ssim_weight else l1
+            recon = l1 + options.ssim_weight * clip_ssim_loss(g, gt) if options.ssim_weight else l1
             loss = sync_weight * sync + disc_weight * adversarial + (1 - sync_weight - disc_weight) * recon
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -316,4 +315,5 @@ def train_wav2lip(
     finally:
         bar.close()
     log.save(title)
+    result["minutes"] = minutes_so_far()
     return result
